@@ -1,0 +1,1 @@
+"""Công đoàn số: the digital platform of the Vietnamese trade unions."""

@@ -1,0 +1,13 @@
+from django.urls import include, path
+
+from congdoan.api import api
+
+urlpatterns = [
+    path("", include("congdoan.dashboard.urls")),
+    path("accounts/", include("congdoan.accounts.urls")),
+    path("units/", include("congdoan.organizations.urls")),
+    path("members/", include("congdoan.members.urls")),
+    path("audit/", include("congdoan.audit.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", api.urls),
+]
