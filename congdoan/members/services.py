@@ -13,6 +13,7 @@ from congdoan.audit.services import audit_record, diff, snapshot
 from congdoan.core import scoping
 from congdoan.core.errors import DomainError, NotFoundInScope
 from congdoan.core.text import clean_name, normalize_search
+from congdoan.dashboard.services import refresh_unit_stats  # dashboard hook: recounts the units a change touched
 from congdoan.members.choices import EventKind, MemberStatus, TransferStatus
 from congdoan.members.citizen_id import check_citizen_id
 from congdoan.members.models import Member, MembershipEvent, TransferRequest
@@ -101,6 +102,7 @@ def member_admit(*, actor, unit: Unit, code: str = "", **fields) -> Member:
     validate_member(member)
     member.save()
     _event(member, EventKind.ADMISSION, actor=actor, on=member.joined_on, to_unit=unit)
+    refresh_unit_stats([unit.pk])  # dashboard hook
     audit_record(actor=actor, action="member.admitted", obj=member, unit_path=unit.path,
                  changes={f: [None, v] for f, v in snapshot(member, ["code", "full_name", "unit_id", "citizen_id"]).items()})
     return member
@@ -126,6 +128,7 @@ def member_update(*, actor, member: Member, **fields) -> Member:
     changes = diff(before, snapshot(member, list(fields)))
     if changes:
         member.save(update_fields=[*fields, "name_normalized", "updated_at"])
+        refresh_unit_stats([member.unit_id])  # dashboard hook (gender, date of birth)
         audit_record(actor=actor, action="member.updated", obj=member, unit_path=member.unit.path, changes=changes)
     return member
 
@@ -170,6 +173,7 @@ def member_transfer_accept(*, actor, transfer: TransferRequest, on_date: datetim
     transfer.status, transfer.decided_by, transfer.decided_at = TransferStatus.ACCEPTED, actor, timezone.now()
     transfer.save(update_fields=["status", "decided_by", "decided_at"])
     _event(member, EventKind.TRANSFER, actor=actor, on=on_date, from_unit=transfer.from_unit, to_unit=transfer.to_unit, reason=transfer.reason)
+    refresh_unit_stats([transfer.from_unit_id, transfer.to_unit_id])  # dashboard hook
     for path in {transfer.from_unit.path, transfer.to_unit.path}:
         audit_record(actor=actor, action="member.transferred", obj=member, unit_path=path,
                      changes={"unit_id": [transfer.from_unit_id, transfer.to_unit_id]})
@@ -226,6 +230,7 @@ def member_status_change(*, actor, member: Member, kind: str, reason: str = "", 
     member.save(update_fields=["status", "updated_at"])
     TransferRequest.objects.filter(member=member, status=TransferStatus.PENDING).update(status=TransferStatus.CANCELLED, decided_at=timezone.now())
     _event(member, kind, actor=actor, on=on_date, from_unit=member.unit, reason=reason.strip())
+    refresh_unit_stats([member.unit_id])  # dashboard hook
     audit_record(actor=actor, action=f"member.{kind}", obj=member, unit_path=member.unit.path, changes={"status": [old, new_status]})
     return member
 
@@ -240,6 +245,7 @@ def members_close_for_unit(*, actor, unit: Unit, on_date, reason) -> int:
     )
     TransferRequest.objects.filter(member__unit=unit, status=TransferStatus.PENDING).update(status=TransferStatus.CANCELLED, decided_at=timezone.now())
     Member.objects.filter(pk__in=[m.pk for m in members]).update(status=MemberStatus.LEFT, updated_at=timezone.now())
+    refresh_unit_stats([unit.pk])  # dashboard hook
     return len(members)
 
 
@@ -253,6 +259,7 @@ def members_move_for_merge(*, actor, unit: Unit, into: Unit, on_date) -> int:
     )
     TransferRequest.objects.filter(member__unit=unit, status=TransferStatus.PENDING).update(status=TransferStatus.CANCELLED, decided_at=timezone.now())
     Member.objects.filter(pk__in=[m.pk for m in members]).update(unit=into, updated_at=timezone.now())
+    refresh_unit_stats([unit.pk, into.pk])  # dashboard hook
     return len(members)
 
 
