@@ -8,6 +8,8 @@ urlpatterns = [
     path("units/", include("congdoan.organizations.urls")),
     path("members/", include("congdoan.members.urls")),
     path("audit/", include("congdoan.audit.urls")),
+    path("imports/", include("congdoan.imports.urls")),
+    path("payments/", include("congdoan.payments.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", api.urls),
 ]

@@ -12,7 +12,7 @@ from congdoan.accounts.choices import Action
 from congdoan.core import scoping
 from congdoan.core.errors import DomainError
 from congdoan.core.qr import qr_svg
-from congdoan.core.views import form_error, paginate, query_without_page, render_page
+from congdoan.core.views import PAGE_SIZE, form_error, query_without_page, render_page
 from congdoan.members import selectors, services
 from congdoan.members.choices import TransferStatus
 from congdoan.members.forms import MEMBER_FIELDS, AccountForm, AdmitForm, MemberFilterForm, MemberForm, StatusForm, TransferForm
@@ -32,14 +32,22 @@ def member_list(request):
         unit = Unit.objects.restrict(request.user).filter(pk=filters["unit"]).first()
         if unit is None:
             raise Http404
-    members = selectors.member_search(
-        user=request.user, q=filters.get("q", ""), unit=unit, gender=filters.get("gender", ""),
-        age_band=filters.get("age_band", ""), status=filters.get("status", ""), employer_type=filters.get("employer_type", ""),
-    ).only(*selectors.LIST_FIELDS)
+    # the dashboard links here with these two; MemberFilterForm does not carry them (yet)
+    direct = unit is not None and request.GET.get("direct") == "1"
+    admitted_year = selectors.parse_year(request.GET.get("admitted_year"))
+    criteria = {
+        "q": filters.get("q", ""), "unit": unit, "direct": direct, "gender": filters.get("gender", ""),
+        "age_band": filters.get("age_band", ""), "status": filters.get("status", ""),
+        "employer_type": filters.get("employer_type", ""), "admitted_year": admitted_year,
+    }
+    members = selectors.member_search(user=request.user, **criteria).only(*selectors.LIST_FIELDS)
+    # counted, ordered and paginated for 1 M members: see selectors.member_list_page
+    page, count_exact = selectors.member_list_page(user=request.user, members=members, page_number=request.GET.get("page"),
+                                                   per_page=PAGE_SIZE, **criteria)
     can_admit = Unit.objects.restrict(request.user, Action.CHANGE).exists()
     return render_page(request, "members/member_list.html", {
-        "form": form, "page": paginate(request, members), "query": query_without_page(request),
-        "unit": unit, "can_admit": can_admit,
+        "form": form, "page": page, "query": query_without_page(request),
+        "unit": unit, "can_admit": can_admit, "count_exact": count_exact, "direct": direct, "admitted_year": admitted_year,
     }, partial="rows")
 
 
@@ -65,8 +73,9 @@ def _member_fields(form) -> dict:
 def member_admit(request):
     units = Unit.objects.restrict(request.user, Action.CHANGE).active().filter(level__in=MEMBER_LEVELS).order_by("path")
     initial = {}
-    if request.GET.get("unit"):
-        initial["unit"] = units.filter(pk=request.GET["unit"]).first()
+    unit_param = request.GET.get("unit", "")
+    if unit_param.isdigit():
+        initial["unit"] = units.filter(pk=int(unit_param)).first()
     form = AdmitForm(request.POST or None, units=units, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -82,8 +91,8 @@ def member_admit(request):
 
 @login_required
 def member_edit(request, pk):
-    member = selectors.member_get(user=request.user, pk=pk, action=Action.CHANGE)
-    sensitive = scoping.can(request.user, Action.VIEW_SENSITIVE, member.unit.path)
+    # the edit form shows the sensitive fields: a read of the full record, audited like the detail page
+    member, sensitive = selectors.member_read_full(user=request.user, pk=pk, action=Action.CHANGE)
     form = MemberForm(request.POST or None, instance=Member.objects.get(pk=member.pk))
     if not sensitive:
         for name in ("citizen_id", "ethnicity", "religion"):

@@ -1,0 +1,455 @@
+"""Checking member rows in a tight loop: the rules of members.services.validate_member, applied
+to plain tuples with every lookup done in memory (units in scope and the file's own CCCDs and
+codes are loaded or collected once; the database-side checks run set-wise in staging.py).
+
+Each row gives a record for the staging table (or None when its CCCD is unusable) and any
+number of errors, each pointing at a row, a column and the value.
+"""
+
+import datetime
+import random
+import threading
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+
+from congdoan.core.errors import DomainError
+from congdoan.core.text import clean_name, normalize_search
+from congdoan.imports.columns import (
+    COLUMN_BY_KEY, COLUMNS, GENDER_VALUES, HEADER_LOOKUP, IGNORED_HEADERS, REQUIRED_KEYS, column_letter,
+    education_value, normalize_header,
+)
+from congdoan.imports.models import MAX_STORED_ERRORS
+from congdoan.members.citizen_id import check_citizen_id
+from congdoan.members.models import Member
+from congdoan.members.services import MIN_AGE
+from congdoan.organizations.choices import MEMBER_LEVELS, UnitStatus
+from congdoan.organizations.models import Unit
+
+#: order of the columns of the staging table (see staging.py)
+RECORD_FIELDS = [
+    "row_no", "citizen_id", "code", "new_code", "full_name", "name_normalized", "date_of_birth", "gender", "ethnicity",
+    "religion", "education_level", "qualification", "phone", "email", "occupation", "union_position", "joined_on", "unit_id",
+]
+TEXT_KEYS = ["ethnicity", "religion", "qualification", "occupation", "union_position"]
+MAX_LENGTH = {f.name: f.max_length for f in Member._meta.get_fields() if getattr(f, "max_length", None)}
+EXCEL_EPOCH = datetime.date(1899, 12, 30)
+_CACHE_LIMIT = 200_000
+CODE_SPACE = 10_000_000_000
+
+
+class ErrorLog:
+    """Row errors: the first MAX_STORED_ERRORS kept, all counted."""
+
+    def __init__(self, limit: int = MAX_STORED_ERRORS):
+        self.limit, self.count, self.items = limit, 0, []
+        self._lock = threading.Lock()  # rows are checked in one thread, the database checks run in another
+
+    def add(self, row, column: str, cell: str, code: str, message, value=None):
+        if value is not None and not isinstance(value, str):
+            value = str(value)
+        with self._lock:
+            self.count += 1
+            if len(self.items) < self.limit:
+                self.items.append({"row": row, "column": column, "cell": cell, "code": code, "message": str(message),
+                                   "value": (value or "")[:60]})
+
+    def sorted_items(self) -> list:
+        return sorted(self.items, key=lambda e: (e["row"] or 0, e["cell"] or ""))
+
+
+def map_headers(headers: list[str], col_offset: int, log: ErrorLog) -> dict[str, int]:
+    """{column key: index in the row} from the header cells; header problems go to ``log`` (row = header row)."""
+    found: dict[str, int] = {}
+    for index, text in enumerate(headers):
+        norm = normalize_header(text)
+        if not norm:
+            continue
+        letter = column_letter(col_offset + index)
+        key = HEADER_LOOKUP.get(norm)
+        if key is None:
+            if norm not in IGNORED_HEADERS:
+                log.add(None, text, letter, "header_unknown",
+                        _("Unknown column “%(header)s”. Use the headers of the template.") % {"header": text}, text)
+            continue
+        if key in found:
+            log.add(None, text, letter, "header_duplicate",
+                    _("The column “%(header)s” appears twice.") % {"header": COLUMN_BY_KEY[key].header}, text)
+            continue
+        found[key] = index
+    for key in REQUIRED_KEYS:
+        if key not in found:
+            header = COLUMN_BY_KEY[key].header
+            log.add(None, header, "", "header_missing", _("The required column “%(header)s” is missing.") % {"header": header})
+    return found
+
+
+class UnitIndex:
+    """The units under the scope unit, by code, loaded once: code -> (id, path, level, status)."""
+
+    def __init__(self, scope_unit: Unit):
+        self.scope_path = scope_unit.path
+        self.by_code = {
+            code: (pk, path, level, status)
+            for pk, code, path, level, status in Unit.objects.in_subtree(scope_unit.path)
+            .values_list("id", "code", "path", "level", "status").iterator(chunk_size=10_000)
+        }
+
+    def outside_codes(self, codes) -> set[str]:
+        """Of ``codes`` (not found in scope), those that exist elsewhere in the tree. One query."""
+        codes = list(codes)
+        found = set()
+        for start in range(0, len(codes), 500):
+            found.update(Unit.objects.filter(code__in=codes[start:start + 500]).values_list("code", flat=True))
+        return found
+
+
+class RowValidator:
+    """Validates rows one at a time; collects errors in ``log`` and remembers CCCDs and codes seen."""
+
+    def __init__(self, *, columns: dict[str, int], headers: list[str], col_offset: int, units: UnitIndex,
+                 log: ErrorLog, today: datetime.date | None = None, rng: random.Random | None = None,
+                 code_start: int | None = None, generate_codes: bool = True):
+        from django.utils import timezone
+
+        self.columns, self.headers, self.col_offset = columns, headers, col_offset
+        self.units, self.log = units, log
+        self.today = today or timezone.localdate()
+        self.rng = rng or random.Random()
+        self.seen_cids: dict[str, int] = {}
+        self.seen_codes: dict[str, int] = {}
+        self.generated: set[str] = set()
+        self.next_code = self.code_start = code_start
+        #: False while every new code is counted up above the table's highest one and no row gives a code
+        #: in that range: then no drawn code can collide and the database need not be asked
+        self.codes_may_collide = code_start is None
+        self.generate_codes = generate_codes  # a check (preview) writes nothing and needs no new codes
+        self.missing_units: dict[str, list[tuple[int, str]]] = {}  # unit code -> [(row, cell)]
+        self.rows = 0
+        self._dates: dict = {}
+        self._names: dict = {}
+        self._genders: dict = {}
+        self._educations: dict = {}
+        self._code_lock = threading.Lock()
+        self._letters = {key: column_letter(col_offset + i) for key, i in columns.items()}
+        self._header_of = {key: headers[i] for key, i in columns.items()}
+        self._get = [(key, columns.get(key)) for key in (c.key for c in COLUMNS)]
+
+    # -- helpers -------------------------------------------------------------------------------
+    def row_error(self, row_no, key, code, message, value=None):
+        self.log.add(row_no, self._header_of.get(key, COLUMN_BY_KEY[key].header), f"{self._letters.get(key, '')}{row_no}",
+                     code, message, value)
+
+    def _date(self, value):
+        """A date, None when empty; raises ValueError when it is not a date."""
+        kind = type(value)
+        if kind is datetime.date:
+            return value
+        if kind is datetime.datetime:
+            return value.date()
+        if value is None or value == "":
+            return None
+        cached = self._dates.get(value)
+        if cached is not None:
+            return cached
+        if kind is str:
+            result = parse_date_text(value)
+        elif kind in (int, float) and 1 <= value < 2_958_466:  # an Excel serial day number
+            result = EXCEL_EPOCH + datetime.timedelta(days=int(value))
+        else:
+            raise ValueError(value)
+        if result is not None and len(self._dates) < _CACHE_LIMIT:
+            self._dates[value] = result
+        return result
+
+    def _name(self, value: str):
+        cached = self._names.get(value)
+        if cached is None:
+            full = clean_name(value)
+            cached = (full, normalize_search(full))
+            if len(self._names) < _CACHE_LIMIT:
+                self._names[value] = cached
+        return cached
+
+    def new_code(self) -> str:
+        """A member code in the format of members.services.generate_member_code ('DV' and 10 digits).
+
+        Counting up from ``code_start`` (above the highest such code in the table) when there is room:
+        consecutive codes are appended at the end of the code index instead of landing at random
+        places in it, which matters at a million rows. Otherwise random. Never one already in the file.
+        """
+        with self._code_lock:  # the reading thread and the database side (redrawing codes) both draw
+            return self._draw_code()
+
+    def _draw_code(self) -> str:
+        while True:
+            if self.next_code is not None and self.next_code < CODE_SPACE:
+                number = self.next_code
+                self.next_code += 1
+            else:
+                number = self.rng.randrange(CODE_SPACE)
+            code = "DV%010d" % number
+            if code not in self.generated and code not in self.seen_codes:
+                self.generated.add(code)
+                return code
+
+    # -- the row -------------------------------------------------------------------------------
+    def check(self, row_no: int, cells: list):
+        """Validate one row; return the staging record or None (CCCD unusable or repeated)."""
+        self.rows += 1
+        width = len(cells)
+        raw = {}
+        for key, index in self._get:
+            raw[key] = cells[index] if index is not None and index < width else None
+        errors_before = self.log.count
+        error = self.row_error
+
+        # full name (required, as validate_member)
+        name_value = text(raw["full_name"])
+        full_name = name_normalized = ""
+        if not name_value:
+            error(row_no, "full_name", "required", _("The full name is required."))
+        else:
+            full_name, name_normalized = self._name(name_value)
+            if len(full_name) > MAX_LENGTH["full_name"]:
+                self._too_long(row_no, "full_name", full_name)
+
+        # dates
+        dob = self._required_date(row_no, "date_of_birth", raw["date_of_birth"])
+        joined = self._required_date(row_no, "joined_on", raw["joined_on"])
+        if dob is not None and dob > self.today:
+            error(row_no, "date_of_birth", "future_date", _("The date of birth cannot be in the future."), dob.strftime("%d/%m/%Y"))
+            dob_ok = False
+        else:
+            dob_ok = dob is not None
+        if joined is not None and joined > self.today:
+            error(row_no, "joined_on", "future_date", _("The date of joining cannot be in the future."), joined.strftime("%d/%m/%Y"))
+        elif dob_ok and joined is not None:
+            at_joining = joined.year - dob.year - ((joined.month, joined.day) < (dob.month, dob.day))
+            if at_joining < MIN_AGE:
+                error(row_no, "joined_on", "too_young",
+                      _("A member must be at least %(age)s years old when joining.") % {"age": MIN_AGE}, joined.strftime("%d/%m/%Y"))
+
+        # gender
+        gender_value = text(raw["gender"])
+        gender = self._genders.get(gender_value)
+        if gender is None:
+            gender = GENDER_VALUES.get(normalize_search(gender_value))
+            if gender is not None:
+                self._genders[gender_value] = gender
+        if gender is None:
+            if gender_value:
+                error(row_no, "gender", "invalid_gender", _("Write “Nam” or “Nữ” (got “%(value)s”).") % {"value": gender_value}, gender_value)
+            else:
+                error(row_no, "gender", "required", _("The gender is required."))
+
+        # citizen ID: the structure rules of members.citizen_id, with gender and birth year when both are known
+        cid_value = citizen_id_text(raw["citizen_id"])
+        citizen_id = None
+        if not cid_value:
+            error(row_no, "citizen_id", "required", _("The citizen ID (CCCD) is required."))
+        else:
+            try:
+                if gender is not None and dob_ok:
+                    citizen_id = check_citizen_id(cid_value, gender=gender, date_of_birth=dob)
+                else:
+                    citizen_id = check_citizen_id(cid_value)
+            except DomainError as exc:
+                error(row_no, "citizen_id", exc.code, exc.message, cid_value)
+                if exc.code in ("citizen_id_gender_century", "citizen_id_birth_year"):
+                    citizen_id = cid_value.strip().replace(" ", "")  # well-formed: still checked against the database
+        if citizen_id is not None:
+            first = self.seen_cids.get(citizen_id)
+            if first is not None:
+                error(row_no, "citizen_id", "duplicate_in_file",
+                      _("The citizen ID %(cid)s already appears in row %(row)s.") % {"cid": citizen_id, "row": first}, citizen_id)
+                citizen_id = None
+            else:
+                self.seen_cids[citizen_id] = row_no
+
+        # free text
+        values = {}
+        for key in TEXT_KEYS:
+            value = text(raw[key])
+            if len(value) > MAX_LENGTH[key]:
+                self._too_long(row_no, key, value)
+            values[key] = value
+
+        education_raw = text(raw["education_level"])
+        education = ""
+        if education_raw:
+            education = self._educations.get(education_raw)
+            if education is None:
+                education = education_value(education_raw)
+                if education is not None and len(self._educations) < 1000:
+                    self._educations[education_raw] = education
+            if education is None:
+                error(row_no, "education_level", "invalid_choice",
+                      _("“%(value)s” is not a known education level.") % {"value": education_raw}, education_raw)
+                education = ""
+
+        phone = phone_text(raw["phone"])
+        if len(phone) > MAX_LENGTH["phone"]:
+            self._too_long(row_no, "phone", phone)
+
+        email = text(raw["email"])
+        if email:
+            try:
+                validate_email(email)
+            except ValidationError:
+                error(row_no, "email", "invalid_email", _("Enter a valid email address."), email)
+            if len(email) > MAX_LENGTH["email"]:
+                self._too_long(row_no, "email", email)
+
+        # member code: optional; repeated codes inside the file are errors
+        code = text(raw["code"]).upper()
+        if code:
+            if len(code) > MAX_LENGTH["code"]:
+                self._too_long(row_no, "code", code)
+            first = self.seen_codes.get(code)
+            if first is not None:
+                error(row_no, "code", "duplicate_code",
+                      _("The member code %(code)s already appears in row %(row)s.") % {"code": code, "row": first}, code)
+                code = ""  # reported once: the database check must not report it again
+            else:
+                self.seen_codes[code] = row_no
+                if self.code_start is not None and code[:2] == "DV" and code[2:].isdigit() and int(code[2:]) >= self.code_start:
+                    self.codes_may_collide = True  # an explicit code in the range being counted up
+
+        # unit: in the scope unit's subtree, active, at a level that holds members
+        unit_code = text(raw["unit_code"]).upper()
+        unit_id = None
+        if not unit_code:
+            error(row_no, "unit_code", "required", _("The unit code is required."))
+        else:
+            unit = self.units.by_code.get(unit_code)
+            if unit is None:
+                self.missing_units.setdefault(unit_code, []).append((row_no, f"{self._letters.get('unit_code', '')}{row_no}"))
+            elif unit[3] != UnitStatus.ACTIVE:
+                error(row_no, "unit_code", "unit_inactive",
+                      _("The unit %(unit)s is dissolved or merged; choose an active unit.") % {"unit": unit_code}, unit_code)
+            elif unit[2] not in MEMBER_LEVELS:
+                error(row_no, "unit_code", "unit_level",
+                      _("Members are registered in a grassroots union, sub-union or union group, not in %(unit)s.") % {"unit": unit_code},
+                      unit_code)
+            else:
+                unit_id = unit[0]
+
+        if citizen_id is None:
+            return None
+        if self.log.count != errors_before:
+            # the row is staged for the database checks only; with any error nothing is written
+            return (row_no, citizen_id, code, "", full_name, name_normalized, dob, gender or "", values["ethnicity"],
+                    values["religion"], education, values["qualification"], phone, email, values["occupation"],
+                    values["union_position"], joined, unit_id)
+        return (row_no, citizen_id, code, "" if code or not self.generate_codes else self.new_code(), full_name, name_normalized, dob, gender,
+                values["ethnicity"], values["religion"], education, values["qualification"], phone, email,
+                values["occupation"], values["union_position"], joined, unit_id)
+
+    def _required_date(self, row_no, key, value):
+        try:
+            result = self._date(value)
+        except (ValueError, OverflowError):
+            shown = text(value)
+            self.row_error(row_no, key, "invalid_date",
+                        _("“%(value)s” is not a date; write it as dd/mm/yyyy.") % {"value": shown}, shown)
+            return None
+        if result is None:
+            self.row_error(row_no, key, "required", _("%(column)s is required.") % {"column": COLUMN_BY_KEY[key].header})
+        return result
+
+    def _too_long(self, row_no, key, value):
+        self.row_error(row_no, key, "too_long", _("At most %(max)s characters (got %(length)s).")
+                    % {"max": MAX_LENGTH[key], "length": len(value)}, value)
+
+    def finish(self):
+        """Unit codes not found in scope: unknown, or existing outside the importer's subtree (one query)."""
+        if not self.missing_units:
+            return
+        outside = self.units.outside_codes(self.missing_units)
+        for unit_code, places in self.missing_units.items():
+            for row_no, cell in places:
+                if unit_code in outside:
+                    self.log.add(row_no, self._header_of.get("unit_code", ""), cell, "unit_out_of_scope",
+                                 _("The unit %(code)s is outside the units you manage.") % {"code": unit_code}, unit_code)
+                else:
+                    self.log.add(row_no, self._header_of.get("unit_code", ""), cell, "unit_not_found",
+                                 _("No unit has the code “%(code)s”.") % {"code": unit_code}, unit_code)
+        self.missing_units = {}
+
+
+def text(value) -> str:
+    if value is None:
+        return ""
+    kind = type(value)
+    if kind is str:
+        return value.strip()
+    if kind is float and value.is_integer():
+        return str(int(value))
+    if kind is datetime.datetime or kind is datetime.date:
+        return value.strftime("%d/%m/%Y")
+    return str(value).strip()
+
+
+def citizen_id_text(value) -> str:
+    """A CCCD typed as a number loses its leading zeros in Excel: give them back (12 digits)."""
+    if type(value) in (int, float) and value == value and 0 < value < 10**12 and float(value).is_integer():
+        return "%012d" % int(value)
+    return text(value).replace(".", "")
+
+
+def phone_text(value) -> str:
+    """Spaces, dots and dashes dropped; +84 written as 0; a number that lost its leading 0 gets it back."""
+    if type(value) in (int, float) and value == value and float(value).is_integer():
+        digits = str(int(value))
+        return "0" + digits if len(digits) == 9 else digits
+    value = text(value)
+    if not value:
+        return ""
+    for ch in " .-()":
+        value = value.replace(ch, "")
+    if value.startswith("+84"):
+        value = "0" + value[3:]
+    elif value.startswith("84") and len(value) == 11:
+        value = "0" + value[2:]
+    return value
+
+
+def parse_date_text(value: str) -> datetime.date:
+    """dd/mm/yyyy (also with - or . and one-digit day or month), or yyyy-mm-dd (with an optional time)."""
+    value = value.strip()
+    if len(value) == 10 and value[2] == "/" and value[5] == "/":
+        return datetime.date(int(value[6:]), int(value[3:5]), int(value[:2]))
+    head = value.split(" ")[0].split("T")[0]
+    for sep in ("/", "-", "."):
+        parts = head.split(sep)
+        if len(parts) == 3:
+            break
+    else:
+        raise ValueError(value)
+    if not all(p.isdigit() for p in parts):
+        raise ValueError(value)
+    if len(parts[0]) == 4:
+        year, month, day = parts
+    elif len(parts[2]) == 4:
+        day, month, year = parts
+    else:
+        raise ValueError(value)  # a two-digit year is ambiguous
+    return datetime.date(int(year), int(month), int(day))
+
+
+def sequential_code_start(expected_rows: int) -> int | None:
+    """The number after the highest 'DV' + 10-digit member code, when the import's new codes fit above it."""
+    candidates = (Member.objects.filter(code__gte="DV0000000000", code__lte="DV9999999999")
+                  .order_by("-code").values_list("code", flat=True)[:50])
+    highest = -1
+    for code in candidates:
+        if len(code) == 12 and code[2:].isdigit():
+            highest = int(code[2:])
+            break
+    else:
+        if candidates:
+            return None  # unusual codes at the top of the range: draw random ones
+    start = highest + 1
+    return start if start + 2 * max(expected_rows, 1) < CODE_SPACE else None
