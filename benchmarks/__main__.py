@@ -1,6 +1,6 @@
 """Run every benchmark module and print its figures as `name: value unit` lines.
 
-Usage: python -m benchmarks [name ...]   (names: import, dashboard, finance, search)
+Usage: python -m benchmarks [name ...]   (names: import, dashboard, payments)
 Each module creates and drops its own PostgreSQL database; sizes come from BENCH_* variables.
 """
 
@@ -14,7 +14,7 @@ import traceback
 MODULES = {
     "import": "benchmarks.import_bench",
     "dashboard": "benchmarks.dashboard_bench",
-    "finance": "benchmarks.finance_bench",
+    "payments": "benchmarks.payments_bench",
 }
 
 

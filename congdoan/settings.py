@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "congdoan.members",
     "congdoan.imports",
     "congdoan.dashboard",
+    "congdoan.payments",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,164 @@
+"""Bank statement in, matched and posted (issue 5): BENCH_STATEMENT_LINES lines (default 1,000,000).
+
+In a fresh PostgreSQL database ``congdoan_bench_pay`` (created and dropped here): a national tree
+with BENCH_PAY_EMPLOYERS grassroots unions (default 5,000, each an employer with a tax code) and
+BENCH_PAY_MEMBERS members (default 200,000); a Vietcombank-layout CSV statement whose lines are
+60 % union fee (tax code in the note), 30 % dues (member code in the note), 10 % notes that match
+nobody, each behind the bank's own prefix ("MBVCB.8812345678.123456."). Then, through the same
+service the background task calls:
+  - the import: read + check + match + stage, then write lines and allocations in one transaction;
+  - posting the receipts to the ledger (only when congdoan.finance provides receipt_post);
+  - the same statement again (every line already imported: nothing changes).
+Prints `name: value unit` lines, with the stage breakdown. PAYMENTS_BENCH_SETTINGS picks the
+settings module (default congdoan.settings).
+"""
+
+import datetime
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.bench_db import BENCH_DIR, Timer, build_tree, pg_available, pg_database, run_worker, setup_django
+
+PG_NAME = "congdoan_bench_pay"
+FIRST_NAMES = ["NGUYEN VAN AN", "TRAN THI BICH", "LE VAN BINH", "PHAM THI HOA", "HOANG VAN NAM", "DANG THI MAI", "VU DUC MINH"]
+
+
+def sizes() -> tuple[int, int, int]:
+    lines = int(os.environ.get("BENCH_STATEMENT_LINES", "1000000"))
+    employers = int(os.environ.get("BENCH_PAY_EMPLOYERS", "5000"))
+    members = int(os.environ.get("BENCH_PAY_MEMBERS", "200000"))
+    return lines, employers, members
+
+
+def tax_code(i: int) -> str:
+    return f"{0o100000000 + i * 7919:010d}"[-10:]
+
+
+def member_code(i: int) -> str:
+    return f"DV{5_000_000_000 + i * 37:010d}"
+
+
+def generate_statement(lines: int, employers: int, members: int) -> Path:
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    path = BENCH_DIR / f"statement-vcb-{lines}-{employers}-{members}.csv"
+    if path.exists():
+        return path
+    rng = random.Random(20250601)
+    tmp = path.with_suffix(".partial")
+    start = datetime.date(2025, 6, 1)
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write("NGÂN HÀNG TMCP NGOẠI THƯƠNG VIỆT NAM\r\nSAO KÊ TÀI KHOẢN,,Số tài khoản: 0011004123456\r\n\r\n")
+        fh.write("STT,Ngày giao dịch,Số tham chiếu,Số tiền ghi nợ,Số tiền ghi có,Số dư,Mô tả\r\n")
+        for i in range(lines):
+            day = start + datetime.timedelta(days=i * 28 // max(lines, 1))
+            prefix = f"MBVCB.{rng.randrange(10**9, 10**10)}.{rng.randrange(10**5, 10**6)}."
+            kind = rng.random()
+            month = rng.randint(1, 5)
+            if kind < 0.6:
+                amount = rng.randrange(50, 5000) * 10_000
+                note = f"{prefix}CONG TY TNHH SO {i % employers} NOP KPCD T{month:02d}/2025 MST {tax_code(rng.randrange(employers))}"
+            elif kind < 0.9:
+                amount = rng.randrange(3, 30) * 10_000
+                note = f"{prefix}{rng.choice(FIRST_NAMES)} DOAN PHI THANG {month} {member_code(rng.randrange(members))}"
+            else:
+                amount = rng.randrange(1, 100) * 10_000
+                note = f"{prefix}CHUYEN TIEN UNG HO QUY"
+            fh.write(f"{i + 1},{day:%d/%m/%Y},FT25{i:010d},,\"{amount:,}\",,{note}\r\n")
+    tmp.rename(path)
+    return path
+
+
+def main():
+    lines, employers, members = sizes()
+    if not pg_available():
+        print("payments_bench: PostgreSQL not reachable, skipped")
+        return
+    timer = Timer()
+    path = generate_statement(lines, employers, members)
+    print(f"pay_statement_file: {path.name} ({path.stat().st_size / 1e6:.1f} MB, {lines} lines)")
+    print(f"pay_generate_seconds: {timer.seconds:.1f} s")
+    env = {"DJANGO_SETTINGS_MODULE": os.environ.get("PAYMENTS_BENCH_SETTINGS", "congdoan.settings")}
+    with pg_database(PG_NAME) as url:
+        for line in run_worker("benchmarks.payments_bench", [str(path)], {**env, "DATABASE_URL": url, "HUEY_IMMEDIATE": "1"}):
+            print(line)
+
+
+def worker(path: str):
+    lines, employers, members = sizes()
+    setup_django()
+    from django.db import connection
+
+    from congdoan.accounts.models import RoleAssignment, User
+    from congdoan.organizations.models import Unit
+    from congdoan.payments import ledger, services
+    from congdoan.payments.models import Allocation, BankAccount, BankLayout, BankTransaction
+
+    timer = Timer()
+    tree = build_tree(employers)
+    with connection.cursor() as cur:
+        cur.execute("SELECT id FROM organizations_unit WHERE level = 'grassroots' ORDER BY code")
+        ids = [r[0] for r in cur.fetchall()]
+        cur.executemany("UPDATE organizations_unit SET employer_tax_code = %s, employer_type = 'domestic_private' WHERE id = %s",
+                        [(tax_code(i), pk) for i, pk in enumerate(ids)])
+        with cur.cursor.copy("COPY members_member (code, full_name, name_normalized, date_of_birth, gender, citizen_id, ethnicity, "
+                             "religion, education_level, qualification, phone, email, occupation, union_position, joined_on, "
+                             "unit_id, status, created_at, updated_at) FROM STDIN") as copy:
+            now = datetime.datetime.now(datetime.timezone.utc)
+            for i in range(members):
+                copy.write_row((member_code(i), "Nguyễn Văn An", "nguyen van an", datetime.date(1990, 1, 1), "male",
+                                f"{i:012d}", "", "", "", "", "", "", "", "", datetime.date(2015, 1, 1), ids[i % len(ids)],
+                                "active", now, now))
+        cur.execute("ANALYZE")
+    national = tree["national"]
+    user = User.objects.create_user(username="ke_toan_tw", password="x-Bench-2026", full_name="Kế toán")
+    RoleAssignment.objects.create(user=user, unit=national, role="accountant")
+    account = BankAccount.objects.create(unit=Unit.objects.get(pk=national.pk), bank_name="Vietcombank",
+                                         account_number="0011004123456", layout=BankLayout.objects.get(bank_code="VCB"))
+    print(f"pay_setup_seconds: {timer.seconds:.1f} s ({employers} employers, {members} members)")
+
+    from django.core.files import File
+
+    def run_once(label):
+        started = time.perf_counter()
+        job = services.statement_import_create(actor=user, account=account, upload=File(open(path, "rb"), name=os.path.basename(path)),
+                                               fmt="table")
+        job = services.statement_import_run(job_pk=job.pk)
+        total = time.perf_counter() - started
+        t = job.timings
+        print(f"{label}_status: {job.status} (errors {job.error_count})")
+        print(f"{label}_total_seconds: {total:.1f} s ({lines / total:,.0f} lines/s)")
+        print(f"{label}_read_match_write_seconds: {t.get('read_match_write_seconds', 0):.1f} s (one transaction; the file is "
+              f"parsed in a second thread meanwhile)")
+        print(f"{label}_match_seconds: {t.get('match_seconds', 0):.1f} s (normalize, find keys, look them up, decide)")
+        print(f"{label}_write_seconds: {t.get('write_seconds', 0):.1f} s (stage, check, insert lines and allocations)")
+        print(f"{label}_commit_seconds: {t.get('commit_seconds', 0):.1f} s")
+        print(f"{label}_post_seconds: {t.get('post_seconds', 0):.1f} s (posted {job.posted_count})")
+        print(f"{label}_counts: new {job.new_count}, already imported {job.known_count}, matched {job.matched_count}, "
+              f"queued {job.queued_count}")
+        return job, total
+
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+        import pstats
+
+        profile = cProfile.Profile()
+        profile.enable()
+        job, total = run_once("pay_import")
+        profile.disable()
+        pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(35)
+    else:
+        job, total = run_once("pay_import")
+    print(f"pay_ledger_wired: {'yes' if ledger.available() else 'no (receipt_post not found: posting deferred)'}")
+    print(f"pay_import_under_60s: {'yes' if total < 60 else 'no'}")
+    print(f"pay_lines_in_db: {BankTransaction.objects.count()} lines, {Allocation.objects.count()} allocations")
+    run_once("pay_reimport")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker(sys.argv[2])
+    else:
+        main()

@@ -1,0 +1,5 @@
+from congdoan.core.errors import DomainError
+
+
+class PaymentError(DomainError):
+    """A payment rule said no."""

@@ -1,0 +1,413 @@
+"""The statement import pipeline: upload, background import (read, check, match, write, all or
+nothing), then posting the matched receipts to the ledger. See docs/payments.md."""
+
+import datetime
+import gc
+import hashlib
+import logging
+import os
+import queue
+import threading
+import time
+import uuid
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from congdoan.accounts.choices import Action
+from congdoan.audit.services import audit_record
+from congdoan.core import scoping
+from congdoan.core.errors import DomainError, NotFoundInScope
+from congdoan.imports.progress import Progress
+from congdoan.payments import ledger
+from congdoan.payments.choices import (
+    SOURCE_OF_PAYER, ImportStatus, LineStatus, PayerKind, Phase, QueueReason, StatementFormat,
+)
+from congdoan.payments.errors import PaymentError
+from congdoan.payments.matching import Resolver, candidates, normalize_note, period_in_note
+from congdoan.payments.models import Allocation, BankAccount, BankLayout, BankTransaction, StatementImport
+from congdoan.payments.parsers import ErrorLog, StatementFileError, open_statement
+from congdoan.payments.writer import Staging, existing
+
+log = logging.getLogger(__name__)
+
+ALLOWED_EXTENSIONS = {
+    StatementFormat.TABLE: (".xlsx", ".xlsm", ".csv", ".txt"),
+    StatementFormat.CAMT053: (".xml", ".camt", ".053"),
+    StatementFormat.MT940: (".sta", ".mt940", ".940", ".txt", ".mt9"),
+}
+CHUNK_LINES = 20_000
+
+def _require(actor, path: str) -> None:
+    if not scoping.can(actor, Action.FINANCE, path):
+        raise NotFoundInScope()
+
+
+def _sha256_of(upload) -> str:
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return digest.hexdigest()
+
+
+@transaction.atomic
+def statement_import_create(*, actor, account: BankAccount, upload, fmt: str, layout: BankLayout | None = None,
+                            language: str = "vi") -> StatementImport:
+    """Store an uploaded statement and queue its import."""
+    account = BankAccount.objects.select_related("unit").get(pk=account.pk)
+    _require(actor, account.unit.path)
+    if fmt not in StatementFormat.values:
+        raise PaymentError(_("Choose the format of the statement."), code="format", field="format")
+    if fmt == StatementFormat.TABLE:
+        layout = layout or account.layout
+        if layout is None:
+            raise PaymentError(_("Choose the bank layout of this statement."), code="layout_required", field="layout")
+    else:
+        layout = None
+    name = os.path.basename(upload.name or "")[:200]
+    extension = os.path.splitext(name)[1].lower()
+    if extension not in ALLOWED_EXTENSIONS[fmt]:
+        raise PaymentError(_("A %(format)s statement has one of the extensions %(extensions)s.") % {
+            "format": StatementFormat(fmt).label, "extensions": ", ".join(ALLOWED_EXTENSIONS[fmt])}, code="file_type", field="file")
+    if upload.size > settings.IMPORT_MAX_BYTES:
+        raise PaymentError(_("The file is too large: at most %(limit)s MB can be imported at once.") % {
+            "limit": f"{settings.IMPORT_MAX_BYTES / (1024 * 1024):.0f}"}, code="file_too_large", field="file")
+    if upload.size == 0:
+        raise PaymentError(_("The file is empty."), code="file_empty", field="file")
+    job = StatementImport(bank_account=account, format=fmt, layout=layout, original_name=name, file_size=upload.size,
+                          file_sha256=_sha256_of(upload), importer=actor, language=language or settings.LANGUAGE_CODE)
+    job.file.save(f"{uuid.uuid4().hex}{extension}", upload, save=False)
+    job.save()
+    from congdoan.payments.tasks import statement_import_task
+
+    transaction.on_commit(lambda: statement_import_task(job.pk))
+    return job
+
+
+def statement_import_run(*, job_pk: int) -> StatementImport:
+    """Read, check and match every line, then write all new lines or none; then post the receipts."""
+    updated = StatementImport.objects.filter(pk=job_pk, status=ImportStatus.WAITING).update(
+        status=ImportStatus.RUNNING, phase=Phase.READING, rows_done=0)
+    job = StatementImport.objects.select_related("bank_account__unit", "layout", "importer").get(pk=job_pk)
+    if not updated:
+        return job  # taken by another worker, or already done
+    started = time.monotonic()
+    progress = Progress(StatementImport, job.pk)
+    with translation.override(job.language or settings.LANGUAGE_CODE):
+        try:
+            outcome = _import(job, progress)
+        except StatementFileError as exc:
+            outcome = {"status": ImportStatus.INVALID, "error_count": 1, "errors": [
+                {"row": None, "column": "", "code": exc.code, "message": str(exc.message), "value": ""}]}
+        except Exception:  # the job must not stay "running"; the trace goes to the log
+            log.exception("statement import %s failed", job_pk)
+            outcome = {"status": ImportStatus.FAILED, "error_count": 1, "errors": [
+                {"row": None, "column": "", "code": "internal", "value": "",
+                 "message": _("The statement could not be processed because of an internal error. Try again later or "
+                              "tell the administrator.")}]}
+        finally:
+            progress.close()
+    outcome["timings"] = {**outcome.get("timings", {}), "import_seconds": round(time.monotonic() - started, 3)}
+    if outcome["status"] == ImportStatus.DONE and outcome.get("matched_count"):
+        outcome["status"], outcome["phase"] = ImportStatus.POSTING, Phase.POSTING
+    else:
+        outcome.setdefault("phase", Phase.FINISHED)
+        outcome["finished_at"] = timezone.now()
+    for name, value in outcome.items():
+        setattr(job, name, value)
+    job.save(update_fields=list(outcome))
+    if job.status == ImportStatus.POSTING:
+        statement_import_post(job_pk=job.pk)
+        job.refresh_from_db()
+    return job
+
+
+def _import(job: StatementImport, progress: Progress) -> dict:
+    account, importer = job.bank_account, job.importer
+    if importer is None or not scoping.can(importer, Action.FINANCE, account.unit.path):
+        raise StatementFileError(_("You no longer keep the accounts of %(unit)s: the statement cannot be imported.") % {
+            "unit": account.unit}, code="scope_lost")
+    timings = {}
+    t0 = time.monotonic()
+    statement = open_statement(job.file.path, fmt=job.format, layout=job.layout, name=job.original_name,
+                               expected_account=account.account_number)
+    errors = statement.errors
+    progress.update(force=True, phase=Phase.READING, rows_total=statement.total)
+    resolver = Resolver()
+    closed: dict[tuple[int, datetime.date], bool] = {}
+    staging = Staging()
+
+    def decide(chunk) -> list[tuple]:
+        """Rows to write for the chunk's new lines; lines imported before are counted, and checked
+        to be the same as then."""
+        known = existing(account.pk, [line.txn_id for line in chunk])
+        if known:
+            fresh = []
+            for line in chunk:
+                before = known.get(line.txn_id)
+                if before is None:
+                    fresh.append(line)
+                elif before != (line.amount, line.booked_on):
+                    conflict_errors([(line.line_no, line.txn_id, before[0], before[1])])
+            totals["known"] += len(chunk) - len(fresh)
+            chunk = fresh
+        notes, keys_of, wanted = [], [], set()
+        for line in chunk:
+            note = normalize_note(line.description)
+            keys = candidates(note)
+            notes.append(note)
+            keys_of.append(keys)
+            wanted.update(keys)
+        resolver.resolve(wanted)
+        decided = []
+        pending_closed = set()
+        for line, keys in zip(chunk, keys_of):
+            payers = resolver.payers_of(keys) if keys else ()
+            decided.append(payers)
+            if len(payers) == 1:
+                (payer,) = payers
+                pending_closed.add((payer.unit_id, line.booked_on.replace(day=1)))
+        missing = {k for k in pending_closed if k not in closed}
+        if missing:
+            months = [m for _, m in missing]
+            found = ledger.closed_months({u for u, _ in missing}, min(months), max(months))
+            for key in missing:
+                closed[key] = key in found
+        rows = []
+        for line, note, payers in zip(chunk, notes, decided):
+            head = (line.line_no, line.txn_id, line.booked_on, line.amount, line.description, line.payer_name)
+            if not payers:
+                rows.append(head + (UNMATCHED, NO_REFERENCE, "", "", None, None, None, None, None, None))
+            elif len(payers) > 1:
+                detail = ", ".join(sorted(f"{p.kind}:{p.id}" for p in payers))[:255]
+                rows.append(head + (UNMATCHED, AMBIGUOUS, detail, "", None, None, None, None, None, None))
+            else:
+                (payer,) = payers
+                if not payer.unit_active:
+                    rows.append(head + (UNMATCHED, UNIT_DISSOLVED, "", payer.kind, payer.id, None, None, None, None, None))
+                elif closed[(payer.unit_id, line.booked_on.replace(day=1))]:
+                    rows.append(head + (UNMATCHED, CLOSED_MONTH, "", payer.kind, payer.id, None, None, None, None, None))
+                else:
+                    rows.append(head + (MATCHED, "", "", "", None, payer.kind, payer.unit_id,
+                                        payer.id if payer.kind == MEMBER else None, SOURCE_OF_PAYER[payer.kind],
+                                        period_in_note(note, line.booked_on)))
+        return rows
+
+    totals = {"new": 0, "known": 0, "matched": 0, "queued": 0, "credit_total": 0}
+    spent = {"match": 0.0, "write": 0.0}
+
+    def conflict_errors(conflicts) -> None:
+        for line_no, txn_id, old_amount, old_date in conflicts:
+            errors.add(line_no, _("bank transaction ID"), "changed_line",
+                       _("This bank transaction was already imported with the amount %(amount)s đ on %(date)s; the "
+                         "statement differs from the one imported before.") % {
+                           "amount": f"{old_amount:,}".replace(",", "."), "date": _date_text(old_date)}, txn_id)
+
+    def flush(chunk) -> None:
+        """Match a chunk and write it (inside the one transaction); after the first error, only check."""
+        if errors.count:
+            return
+        t = time.monotonic()
+        rows = decide(chunk)
+        spent["match"] += time.monotonic() - t
+        if errors.count:
+            return
+        t = time.monotonic()
+        for key, value in staging.write(rows, account_id=account.pk, job_id=job.pk, now=now).items():
+            totals[key] += value
+        spent["write"] += time.monotonic() - t
+
+    now = timezone.now()
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # a million small objects: the cyclic collector would rescan them again and again
+    try:
+        with transaction.atomic():  # every new line of the file, or none
+            staging.create()
+            rows_read = 0
+            for chunk, rows_read in _read_chunks(statement, errors, job.language or settings.LANGUAGE_CODE):
+                flush(chunk)
+                progress.update(rows_done=rows_read, rows_total=max(statement.total, rows_read),
+                                phase=Phase.WRITING if not errors.count else Phase.READING)
+            if rows_read == 0 and not errors.count:
+                errors.add(None, "", "no_lines", _("The statement holds no credit line (money received)."))
+            timings.update(read_match_write_seconds=round(time.monotonic() - t0, 3), match_seconds=round(spent["match"], 3),
+                           write_seconds=round(spent["write"], 3))
+            base = {"rows_total": rows_read, "rows_done": rows_read, "debit_count": statement.debit_count, "timings": timings}
+            if errors.count:
+                raise _Rollback()
+            audit_record(actor=importer, action="payments.statement_imported", obj=job, unit_path=account.unit.path, changes={
+                "file": job.original_name, "file_sha256": job.file_sha256, "lines": rows_read, "new": totals["new"],
+                "already_imported": totals["known"], "matched": totals["matched"], "queued": totals["queued"]})
+            t = time.monotonic()
+        timings["commit_seconds"] = round(time.monotonic() - t, 3)
+        return {**base, "status": ImportStatus.DONE, "new_count": totals["new"], "known_count": totals["known"],
+                "matched_count": totals["matched"], "queued_count": totals["queued"], "credit_total": totals["credit_total"],
+                "error_count": 0, "errors": []}
+    except _Rollback:
+        return {**base, "status": ImportStatus.INVALID, "error_count": errors.count, "errors": errors.sorted_items()}
+    except IntegrityError:
+        log.warning("statement import %s: lines changed during the import", job.pk, exc_info=True)
+        return {"status": ImportStatus.INVALID, "error_count": 1, "timings": timings, "errors": [
+            {"row": None, "column": "", "code": "conflict", "value": "",
+             "message": _("The same statement was being imported at the same time; nothing was written. Try again.")}]}
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+        try:
+            staging.drop()
+        except Exception:  # noqa: BLE001 - the temporary table goes with the connection anyway
+            log.warning("statement import %s: could not drop the staging table", job.pk, exc_info=True)
+
+
+class _Rollback(Exception):
+    pass
+
+
+_END = object()
+
+
+def _read_chunks(statement, errors: ErrorLog, language: str):
+    """(chunk of lines, lines read so far), read and checked in a second thread.
+
+    While this thread waits for the database (matching queries, writing a chunk), the other one
+    parses the next chunk: parsing is Python work, waiting for the database releases the
+    interpreter, so the two overlap. The reading thread touches no database. A line whose bank
+    transaction ID already appeared in the file is an error (see docs/payments.md).
+    """
+    chunks: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                chunks.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce():
+        try:
+            with translation.override(language):
+                seen: dict[str, int] = {}
+                chunk, read = [], 0
+                for line in statement.lines:
+                    read += 1
+                    first = seen.setdefault(line.txn_id, line.line_no)
+                    if first != line.line_no:
+                        errors.add(line.line_no, _("bank transaction ID"), "duplicate_line",
+                                   _("This line repeats line %(line)s: the same bank transaction ID appears twice in one "
+                                     "file.") % {"line": first}, line.txn_id)
+                        continue
+                    chunk.append(line)
+                    if len(chunk) >= CHUNK_LINES:
+                        if not put((chunk, read)):
+                            return
+                        chunk = []
+                put((chunk, read))
+            put(_END)
+        except BaseException as exc:  # handed over to the consuming thread, which raises it
+            put(exc)
+
+    reader = threading.Thread(target=produce, name="statement-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = chunks.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
+UNMATCHED, MATCHED = str(LineStatus.UNMATCHED), str(LineStatus.MATCHED)
+NO_REFERENCE, AMBIGUOUS = str(QueueReason.NO_REFERENCE), str(QueueReason.AMBIGUOUS)
+UNIT_DISSOLVED, CLOSED_MONTH = str(QueueReason.UNIT_DISSOLVED), str(QueueReason.CLOSED_MONTH)
+MEMBER = str(PayerKind.MEMBER)
+
+
+def _date_text(value) -> str:
+    if isinstance(value, str):
+        value = datetime.date.fromisoformat(value[:10])
+    return value.strftime("%d/%m/%Y")
+
+
+# -- posting to the ledger ------------------------------------------------------------------------
+def statement_import_post(*, job_pk: int) -> StatementImport:
+    """Post the receipts of a job's automatically matched lines (each on its own, idempotent)."""
+    job = StatementImport.objects.select_related("importer").get(pk=job_pk)
+    started = time.monotonic()
+    ids = [] if not ledger.available() else list(Allocation.objects.filter(transaction__statement_import_id=job.pk, transaction__bank_account_id=job.bank_account_id,
+                                         posted_at__isnull=True).values_list("pk", flat=True))
+    progress = Progress(StatementImport, job.pk)
+    posted = 0
+    try:
+        for start in range(0, len(ids), 500):
+            result = allocations_post(actor=job.importer, allocation_ids=ids[start:start + 500])
+            posted += result["posted"]
+            if result["unavailable"]:
+                break
+            progress.update(rows_done=min(len(ids), start + 500), rows_total=len(ids))
+    finally:
+        progress.close()
+    timings = {**job.timings, "post_seconds": round(time.monotonic() - started, 3)}
+    StatementImport.objects.filter(pk=job.pk).update(
+        status=ImportStatus.DONE, phase=Phase.FINISHED, posted_count=job.posted_count + posted, finished_at=timezone.now(),
+        timings=timings, rows_done=job.rows_total)
+    job.refresh_from_db()
+    return job
+
+
+def allocations_post(*, actor, allocation_ids) -> dict:
+    """Post allocations as receipts, one transaction each. A receipt the ledger refuses (closed
+    month, dissolved unit) sends its bank line back to the queue with the ledger's reason.
+    Returns counts; stops early when the ledger is not available."""
+    posted = refused = 0
+    for allocation in Allocation.objects.filter(pk__in=list(allocation_ids), posted_at__isnull=True).select_related("unit"):
+        try:
+            with transaction.atomic():
+                ledger.post_receipt(actor=actor, allocation=allocation)
+                Allocation.objects.filter(pk=allocation.pk).update(posted_at=timezone.now())
+            posted += 1
+        except ledger.LedgerUnavailable:
+            return {"posted": posted, "refused": refused, "unavailable": True}
+        except DomainError as exc:
+            refused += 1
+            if allocation.transaction_id:
+                _send_back(actor=actor, allocation=allocation, exc=exc)
+            else:
+                log.warning("cash receipt allocation %s refused by the ledger: %s", allocation.pk, exc.code)
+    return {"posted": posted, "refused": refused, "unavailable": False}
+
+
+@transaction.atomic
+def _send_back(*, actor, allocation: Allocation, exc: DomainError) -> None:
+    line = BankTransaction.objects.select_for_update().select_related("bank_account__unit").get(pk=allocation.transaction_id)
+    if line.allocations.filter(posted_at__isnull=False).exists():
+        log.warning("line %s partly posted; allocation %s refused: %s", line.pk, allocation.pk, exc.code)
+        return
+    reason = QueueReason.CLOSED_MONTH if "closed" in exc.code else (
+        QueueReason.UNIT_DISSOLVED if "dissolved" in exc.code or "inactive" in exc.code else QueueReason.POSTING_FAILED)
+    line.allocations.all().delete()  # never posted: the ledger holds nothing of them
+    line.status, line.reason, line.reason_detail = LineStatus.UNMATCHED, reason, str(exc.message)[:255]
+    line.suggested_kind = allocation.payer_kind
+    line.suggested_id = allocation.member_id if allocation.payer_kind == PayerKind.MEMBER else allocation.unit_id
+    line.matched_by, line.decided_at = "", None
+    line.save(update_fields=["status", "reason", "reason_detail", "suggested_kind", "suggested_id", "matched_by", "decided_at"])
+    audit_record(actor=actor, action="payments.line_requeued", obj=line, unit_path=line.bank_account.unit.path,
+                 changes={"reason": [None, reason], "ledger_code": exc.code})
+
+
+def pending_post(*, limit: int = 5000) -> dict:
+    """Post what is waiting (the ledger was unavailable, or a worker stopped): for the periodic task."""
+    if not ledger.available():
+        return {"posted": 0, "refused": 0, "unavailable": True}
+    ids = list(Allocation.objects.filter(posted_at__isnull=True).order_by("pk").values_list("pk", flat=True)[:limit])
+    return allocations_post(actor=None, allocation_ids=ids) if ids else {"posted": 0, "refused": 0, "unavailable": False}

@@ -1,0 +1,44 @@
+import datetime
+
+import pytest
+
+from congdoan.payments.matching import candidates, normalize_key, normalize_note, period_in_note
+
+
+@pytest.mark.parametrize("note,expected", [
+    ("Công ty Đại Việt nộp KPCĐ", "CONG TY DAI VIET NOP KPCD"),
+    ("ĐOÀN PHÍ tháng 5", "DOAN PHI THANG 5"),
+    ("plain ascii", "PLAIN ASCII"),
+])
+def test_normalize_note(note, expected):
+    assert normalize_note(note) == expected
+
+
+def test_normalize_key_keeps_letters_and_digits():
+    assert normalize_key(" dv-0123 456 789 ") == "DV0123456789"
+    assert normalize_key("0101234567-001") == "0101234567001"
+
+
+@pytest.mark.parametrize("note,present,absent", [
+    ("KPCD T5/2025 MST 2600123456", {"2600123456", "MST2600123456"}, {"2025", "T5"}),
+    ("DOAN PHI DV 0123456789 NGUYEN VAN AN", {"DV0123456789"}, {"NGUYEN", "0123456789AN"}),
+    ("DOAN PHI DV.0123456789", {"DV0123456789"}, set()),
+    ("NOP KPCD CHI NHANH 0101234567-001", {"0101234567001", "0101234567"}, set()),
+    ("2600123456 052025", {"2600123456", "052025"}, {"2600123456052025"}),
+])
+def test_candidate_keys(note, present, absent):
+    found = set(candidates(normalize_note(note)))
+    assert present <= found
+    assert not absent & found
+
+
+@pytest.mark.parametrize("note,month", [
+    ("KPCD T5/2025 MST 2600123456", datetime.date(2025, 5, 1)),
+    ("DOAN PHI THANG 04-2025", datetime.date(2025, 4, 1)),
+    ("NOP KPCD KY 12/2024", datetime.date(2024, 12, 1)),
+    ("NOP KPCD", datetime.date(2025, 6, 1)),  # no month in the note: the month of the payment
+    ("MST 2600123456/2025", datetime.date(2025, 6, 1)),  # digits of a code are not a month
+    ("T13/2025", datetime.date(2025, 6, 1)),
+])
+def test_period_in_note(note, month):
+    assert period_in_note(normalize_note(note), datetime.date(2025, 6, 12)) == month

@@ -1,0 +1,103 @@
+"""Writing an imported statement, a chunk at a time, inside the import's one transaction.
+
+Which lines the account already has is asked once per chunk by their bank transaction IDs
+(``existing``, one indexed lookup per ID). The new lines are staged in a temporary table
+(PostgreSQL COPY, SQLite executemany) and moved to the lines table by one INSERT … SELECT …
+RETURNING, which hands back their ids; the allocations of the matched ones are then loaded
+directly. No statement joins the staged chunk to the (large) lines table, so the cost per chunk
+stays flat however many lines the table holds.
+"""
+
+import datetime
+import uuid
+
+from django.db import connection
+
+STAGE_COLUMNS = [
+    ("line_no", "integer"), ("txn_id", "varchar(64)"), ("booked_on", "date"), ("amount", "bigint"),
+    ("description", "varchar(500)"), ("payer_name", "varchar(200)"), ("status", "varchar(10)"),
+    ("reason", "varchar(20)"), ("reason_detail", "varchar(255)"), ("suggested_kind", "varchar(10)"),
+    ("suggested_id", "bigint"),
+]
+#: per matched line, after the staged columns: kind, unit id, member id, source, period
+ALLOCATION_COLUMNS = ["transaction_id", "part", "payer_kind", "unit_id", "member_id", "source", "period", "paid_on", "amount",
+                      "matched_by", "created_at"]
+LINE_TABLE = "payments_banktransaction"
+ALLOCATION_TABLE = "payments_allocation"
+
+
+def existing(account_id: int, txn_ids: list[str]) -> dict[str, tuple[int, datetime.date]]:
+    """{bank transaction ID: (amount, date)} of those the account already has."""
+    found: dict = {}
+    pg = connection.vendor == "postgresql"
+    step = 50_000 if pg else 900
+    with connection.cursor() as cur:
+        for start in range(0, len(txn_ids), step):
+            batch = txn_ids[start:start + step]
+            if pg:
+                cur.execute(f"SELECT bank_txn_id, amount, booked_on FROM {LINE_TABLE} WHERE bank_account_id = %s "
+                            "AND bank_txn_id = ANY(%s)", [account_id, batch])
+            else:
+                marks = ",".join(["%s"] * len(batch))
+                cur.execute(f"SELECT bank_txn_id, amount, booked_on FROM {LINE_TABLE} WHERE bank_account_id = %s "
+                            f"AND bank_txn_id IN ({marks})", [account_id, *batch])
+            for txn_id, amount, booked_on in cur.fetchall():
+                if isinstance(booked_on, str):
+                    booked_on = datetime.date.fromisoformat(booked_on)
+                found[txn_id] = (amount, booked_on)
+    return found
+
+
+class Staging:
+    def __init__(self):
+        self.table = f"pay_stage_{uuid.uuid4().hex[:12]}"
+        self.pg = connection.vendor == "postgresql"
+
+    def create(self) -> None:
+        columns = ", ".join(f"{name} {kind}" for name, kind in STAGE_COLUMNS)
+        with connection.cursor() as cur:
+            cur.execute(f"CREATE TEMPORARY TABLE {self.table} ({columns})")
+
+    def _copy(self, cur, table: str, names: list[str], rows) -> None:
+        if self.pg:
+            with cur.cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(names))
+            cur.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", [
+                tuple(v.isoformat() if isinstance(v, datetime.date) else v for v in row) for row in rows])
+
+    def write(self, rows: list[tuple], *, account_id: int, job_id: int, now: datetime.datetime) -> dict:
+        """Write new lines (staged columns + the allocation's kind, unit, member, source, period) and
+        the allocations of those matched; return the counts."""
+        if not rows:
+            return {"new": 0, "matched": 0, "queued": 0, "credit_total": 0}
+        width = len(STAGE_COLUMNS)
+        db_now = connection.ops.adapt_datetimefield_value(now)
+        with connection.cursor() as cur:
+            self._copy(cur, self.table, [name for name, _ in STAGE_COLUMNS], (row[:width] for row in rows))
+            cur.execute(
+                f"INSERT INTO {LINE_TABLE} (bank_account_id, statement_import_id, bank_txn_id, booked_on, amount, "
+                f"description, payer_name, line_no, status, reason, reason_detail, suggested_kind, suggested_id, "
+                f"matched_by, decided_at) "
+                f"SELECT %s, %s, s.txn_id, s.booked_on, s.amount, s.description, s.payer_name, s.line_no, s.status, "
+                f"s.reason, s.reason_detail, s.suggested_kind, s.suggested_id, "
+                f"CASE WHEN s.status = 'matched' THEN 'auto' ELSE '' END, CASE WHEN s.status = 'matched' THEN %s END "
+                f"FROM {self.table} s RETURNING id, bank_txn_id",
+                [account_id, job_id, db_now])
+            ids = dict((txn_id, pk) for pk, txn_id in cur.fetchall())
+            cur.execute(f"DELETE FROM {self.table}")
+            allocations = [
+                (ids[row[1]], 1, row[width], row[width + 1], row[width + 2], row[width + 3], row[width + 4], row[2], row[3],
+                 "auto", now)
+                for row in rows if row[6] == "matched"]
+            if not self.pg:
+                allocations = [a[:-1] + (db_now,) for a in allocations]
+            self._copy(cur, ALLOCATION_TABLE, ALLOCATION_COLUMNS, allocations)
+        return {"new": len(ids), "matched": len(allocations), "queued": len(ids) - len(allocations),
+                "credit_total": sum(row[3] for row in rows)}
+
+    def drop(self) -> None:
+        with connection.cursor() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {self.table}")
