@@ -9,8 +9,8 @@ from congdoan.core.views import paginate, query_without_page, render_page
 def entry_list(request):
     """Audit entries of the user's subtree, newest first; filter by object or action."""
     entries = AuditEntry.objects.restrict(request.user, Action.VIEW_AUDIT).select_related("actor")
-    object_type, object_id = request.GET.get("object_type", ""), request.GET.get("object_id", "")
-    action = request.GET.get("action", "")
+    # a NUL byte cannot reach PostgreSQL in a text parameter: strip it from every filter
+    object_type, object_id, action = (request.GET.get(k, "").replace("\x00", "") for k in ("object_type", "object_id", "action"))
     if object_type and object_id:
         entries = entries.filter(object_type=object_type, object_id=object_id)
     if action:

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from congdoan.organizations.choices import EmployerType, Level
+from congdoan.organizations.choices import UnitStatus, EmployerType, Level
 from congdoan.organizations.models import Unit
 
 UNIT_FIELDS = ["code", "name", "kind", "employer_type", "employer_name", "employer_tax_code",
@@ -48,3 +48,6 @@ class UnitFilterForm(forms.Form):
     q = forms.CharField(label=_("Name or code"), required=False)
     level = forms.ChoiceField(label=_("Level"), required=False, choices=[("", _("All levels")), *Level.choices])
     employer_type = forms.ChoiceField(label=_("Employer type"), required=False, choices=[("", _("All")), *EmployerType.choices])
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=[("", _("All")), *UnitStatus.choices])
+    #: restrict the search to the subtree of one unit (a link from the dashboard); checked against the scope
+    unit = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)

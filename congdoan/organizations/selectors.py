@@ -24,7 +24,7 @@ def scope_roots(user):
     return Unit.objects.filter(path__in=scoping.granted_paths(user, Action.VIEW)).order_by("path")
 
 
-def unit_search(*, user, q="", level="", employer_type="", within=None):
+def unit_search(*, user, q="", level="", employer_type="", status="", within=None):
     qs = Unit.objects.restrict(user)
     if within is not None:
         qs = qs.in_subtree(within.path)
@@ -35,6 +35,8 @@ def unit_search(*, user, q="", level="", employer_type="", within=None):
         qs = qs.filter(level=level)
     if employer_type:
         qs = qs.filter(employer_type=employer_type)
+    if status:
+        qs = qs.filter(status=status)
     return qs
 
 

@@ -171,6 +171,8 @@ def unit_dissolve(*, actor, unit: Unit, on_date: datetime.date | None = None, re
     if Unit.objects.active().descendants_of(unit, include_self=False).exists():
         raise UnitError(_("Move, merge or dissolve its sub-units first."), code="has_active_children")
     on_date = on_date or timezone.localdate()
+    if on_date > timezone.localdate():
+        raise UnitError(_("The date cannot be in the future."), code="future_date", field="on_date")
     closed = members_close_for_unit(actor=actor, unit=unit, on_date=on_date,
                                     reason=reason or _("Unit dissolved"))
     unit.status, unit.closed_on = UnitStatus.DISSOLVED, on_date

@@ -26,9 +26,11 @@ def _unit_data(form) -> dict:
 def unit_list(request):
     """Search units of the user's scope; without a search, show the top of his scope."""
     form = UnitFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    if any(filters.values()):
-        units = selectors.unit_search(user=request.user, **filters).select_related("parent")
+    filters = dict(form.cleaned_data) if form.is_valid() else {}
+    unit_pk = filters.pop("unit", None)
+    within = selectors.unit_get(user=request.user, pk=unit_pk) if unit_pk else None  # 404 outside scope
+    if any(filters.values()) or within is not None:
+        units = selectors.unit_search(user=request.user, within=within, **filters).select_related("parent")
     else:
         units = selectors.scope_roots(request.user).select_related("parent")
     return render_page(request, "organizations/unit_list.html",
