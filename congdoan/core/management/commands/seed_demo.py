@@ -10,6 +10,7 @@ from django.utils import timezone
 from congdoan.accounts.models import RoleAssignment, User
 from congdoan.core import demo_data
 from congdoan.core.text import normalize_search
+from congdoan.dashboard.services import rebuild_unit_stats
 from congdoan.members.choices import EventKind
 from congdoan.members.models import Member, MembershipEvent
 from congdoan.organizations.choices import Kind, Level
@@ -42,6 +43,8 @@ class Command(BaseCommand):
             return
         with transaction.atomic():
             self._seed(random.Random(seed), members, grassroots)
+            # the demo members are bulk-created: count them once for the dashboards
+            rebuild_unit_stats()
         self.stdout.write(self.style.SUCCESS(
             f"Loaded {Unit.objects.count()} units and {Member.objects.count()} members."))
 
