@@ -1,6 +1,9 @@
+import datetime
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_otp import match_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -54,3 +57,17 @@ class RoleGrantForm(forms.Form):
         if user is None:
             raise forms.ValidationError(_("No account has the username “%(name)s”."), params={"name": name})
         return user
+
+
+class ApiTokenForm(forms.Form):
+    """Name and lifetime of a new API key."""
+
+    LIFETIMES = [("30", _("30 days")), ("90", _("90 days")), ("365", _("1 year")), ("", _("Never (until revoked)"))]
+
+    name = forms.CharField(label=_("Name of the key"), max_length=64,
+                           help_text=_("Which program or person uses it, e.g. “HR system sync”."))
+    lifetime = forms.ChoiceField(label=_("Expires after"), choices=LIFETIMES, initial="90", required=False)
+
+    def expires_at(self):
+        days = self.cleaned_data.get("lifetime")
+        return timezone.now() + datetime.timedelta(days=int(days)) if days else None

@@ -3,14 +3,15 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from congdoan.accounts import services
 from congdoan.accounts.choices import Action
-from congdoan.accounts.forms import LoginForm, RoleGrantForm, TotpConfirmForm
-from congdoan.accounts.models import RoleAssignment
+from congdoan.accounts.forms import ApiTokenForm, LoginForm, RoleGrantForm, TotpConfirmForm
+from congdoan.accounts.models import ApiToken, RoleAssignment
 from congdoan.core.errors import DomainError
 from congdoan.core.qr import qr_svg
 from congdoan.core.views import form_error, paginate
@@ -94,3 +95,33 @@ def role_revoke(request, pk):
     services.role_revoke(actor=request.user, grant=grant)
     messages.success(request, _("Role revoked."))
     return redirect("accounts:role_list")
+
+
+@never_cache
+@login_required
+def api_tokens(request):
+    """The user's own API keys: make one (its key is shown on this answer only), see when each
+    was last used, revoke them. POST with action=create makes a key."""
+    form = ApiTokenForm()
+    new_key = None
+    if request.method == "POST" and request.POST.get("action") == "create":
+        form = ApiTokenForm(request.POST)
+        if form.is_valid():
+            try:
+                _token, new_key = services.api_token_create(actor=request.user, name=form.cleaned_data["name"],
+                                                             expires_at=form.expires_at())
+            except DomainError as exc:
+                form_error(form, exc)
+            else:
+                form = ApiTokenForm()
+    tokens = ApiToken.objects.filter(user=request.user)
+    return render(request, "accounts/api_tokens.html", {"form": form, "tokens": tokens, "new_key": new_key})
+
+
+@login_required
+@require_POST
+def api_token_revoke(request, pk):
+    token = get_object_or_404(ApiToken.objects.filter(user=request.user), pk=pk)
+    services.api_token_revoke(actor=request.user, token=token)
+    messages.success(request, _("Key revoked: programs using it are refused from now on."))
+    return redirect("accounts:api_tokens")

@@ -29,6 +29,7 @@ import datetime
 from django.core.files.base import ContentFile
 
 from congdoan.accounts.models import RoleAssignment, User
+from congdoan.accounts.services import api_token_create
 from congdoan.imports.models import ExportJob, ImportJob
 from congdoan.payments.models import BankAccount, BankTransaction, CashReceipt, StatementImport
 from congdoan.audit.models import AuditEntry
@@ -58,6 +59,7 @@ OBJECT_FOR = {
 #: per-page exceptions to OBJECT_FOR
 OBJECT_FOR_NAME = {
     ("members:transfer_decide", "pk"): "transfer_a",
+    ("accounts:api_token_revoke", "pk"): "token_a",
     ("imports:import_job", "pk"): "import_a",
     ("imports:import_confirm", "pk"): "import_a",
     ("imports:export_job", "pk"): "export_a",
@@ -120,6 +122,7 @@ def world(personas):
     p.units["transfer_a"] = member_transfer_request(actor=p.province_a_chair, member=p.member_a, to_unit=p.grassroots_a2,
                                                     reason="Chuyển công tác")
     p.units["grant_a"] = RoleAssignment.objects.get(user=p.grassroots_a_chair, unit=p.grassroots_a)
+    p.units["token_a"] = api_token_create(actor=p.province_a_chair, name="Đồng bộ nhân sự PA")[0]
     p.units["import_a"] = ImportJob.objects.create(
         original_name="hoi-vien-PA.xlsx", file_sha256="0" * 64, importer=p.province_a_chair, scope_unit=p.upper_a,
         status="checked")
