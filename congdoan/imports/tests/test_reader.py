@@ -135,4 +135,4 @@ def test_a_real_password_protected_workbook(tmp_path):
     fixture = Path(__file__).parent / "fixtures" / "encrypted.xlsx"
     with pytest.raises(ImportFileError) as exc:
         open_table(fixture, name="ds.xlsx")
-    assert exc.value.code == "file_encrypted" and "password" in str(exc.value.message)
+    assert exc.value.code == "file_encrypted" and "mật khẩu" in str(exc.value.message)

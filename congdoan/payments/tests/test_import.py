@@ -86,7 +86,7 @@ def test_duplicate_lines_in_one_file_refuse_the_file(personas, account_a, fake_l
     job = run(personas.province_a_chair, account_a, vcb_csv([vcb_row(txn="T1"), vcb_row(txn="T2"), vcb_row(txn="T1")]))
     assert job.status == ImportStatus.INVALID
     assert [(e["row"], e["code"]) for e in job.errors] == [(7, "duplicate_line")]
-    assert "line 5" in job.errors[0]["message"]
+    assert "dòng 5" in job.errors[0]["message"]
     assert not BankTransaction.objects.exists() and not Allocation.objects.exists()
 
 

@@ -89,7 +89,7 @@ def test_wrong_encoding_points_at_line_and_column(tmp_path):
     with pytest.raises(StatementFileError) as info:
         read(tmp_path, content)
     assert info.value.code == "file_encoding"
-    assert "line 1, column" in str(info.value.message)
+    assert "dòng 1, cột" in str(info.value.message)
 
 
 @pytest.mark.parametrize("content,name,code", [
@@ -118,7 +118,7 @@ def test_fixed_header_row_that_does_not_hold_the_headers(tmp_path):
     with pytest.raises(StatementFileError) as info:
         read(tmp_path, vcb_csv([vcb_row()]), lay=layout("VCB", header_row=2))
     assert info.value.code == "header_missing"
-    assert "Row 2" in str(info.value.message)
+    assert "Dòng 2" in str(info.value.message)
     statement, lines = read(tmp_path, vcb_csv([vcb_row()]), lay=layout("VCB", header_row=4))
     assert len(lines) == 1
 
@@ -176,7 +176,7 @@ def test_camt053_malformed_xml_points_at_line_and_column(tmp_path):
     with pytest.raises(StatementFileError) as info:
         read(tmp_path, content, name="stmt.xml", fmt="camt053")
     assert info.value.code == "file_unreadable"
-    assert "line 4" in str(info.value.message)
+    assert "dòng 4" in str(info.value.message)
 
 
 def test_camt053_for_another_account(tmp_path):
