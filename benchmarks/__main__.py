@@ -1,6 +1,6 @@
 """Run every benchmark module and print its figures as `name: value unit` lines.
 
-Usage: python -m benchmarks [name ...]   (names: import, dashboard, payments)
+Usage: python -m benchmarks [name ...]   (names: import, dashboard, payments, finance)
 Each module creates and drops its own PostgreSQL database; sizes come from BENCH_* variables.
 """
 
@@ -15,6 +15,7 @@ MODULES = {
     "import": "benchmarks.import_bench",
     "dashboard": "benchmarks.dashboard_bench",
     "payments": "benchmarks.payments_bench",
+    "finance": "benchmarks.finance_bench",
 }
 
 

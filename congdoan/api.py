@@ -11,6 +11,8 @@ from congdoan.core.api_auth import ApiKeyAuth, BrowserSessionAuth, install_error
 from congdoan.members.api import router as members_router
 from congdoan.organizations.api import router as units_router
 
+from congdoan.finance.api import router as finance_router  # noqa: E402
+
 api = NinjaAPI(
     title="Công đoàn số API",
     version="1",
@@ -28,3 +30,4 @@ install_error_handlers(api)
 
 api.add_router("/units", units_router)
 api.add_router("/members", members_router)
+api.add_router("/finance", finance_router)

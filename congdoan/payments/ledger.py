@@ -73,7 +73,8 @@ def post_receipt(*, actor, allocation) -> None:
         raise LedgerUnavailable()
     receipt_post(actor=actor, unit=allocation.unit, source=allocation.source,
                  payer_reference=reference_for(allocation.payer_kind, allocation.member_id or allocation.unit_id),
-                 amount=allocation.amount, paid_on=allocation.paid_on, external_id=allocation.external_id)
+                 amount=allocation.amount, paid_on=allocation.paid_on, external_id=allocation.external_id,
+                 period=allocation.period)
 
 
 def union_fee_owed(unit_ids, start: datetime.date, end: datetime.date) -> dict[tuple[int, datetime.date], int]:

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from congdoan.finance import views
+
+app_name = "finance"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("rules/", views.rule_list, name="rule_list"),
+    path("declarations/", views.declaration_list, name="declaration_list"),
+    path("declarations/import/", views.declaration_import, name="declaration_import"),
+    path("reliefs/", views.relief_list, name="relief_list"),
+    path("collection-accounts/", views.collection_accounts, name="collection_accounts"),
+    path("notice/<int:employer>/", views.notice, name="notice"),
+    path("units/<int:unit>/journal/", views.journal, name="journal"),
+    path("units/<int:unit>/balances/", views.balances, name="balances"),
+    path("units/<int:unit>/periods/", views.periods, name="periods"),
+]
