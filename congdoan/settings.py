@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "ninja",  # serves /api/docs from local static files
     "congdoan.core",
     "congdoan.audit",
     "congdoan.organizations",
@@ -53,14 +54,17 @@ INSTALLED_APPS = [
     "congdoan.imports",
     "congdoan.dashboard",
     "congdoan.payments",
+    "congdoan.finance",
+    "congdoan.budgets",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "congdoan.core.middleware.RequestIdMiddleware",
+    "congdoan.core.middleware.StripNulQueryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "congdoan.core.middleware.VietnameseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -145,6 +149,7 @@ OTP_TOTP_ISSUER = "Công đoàn số"
 
 LANGUAGE_CODE = "vi"
 LANGUAGES = [("vi", _("Vietnamese")), ("en", _("English"))]
+FORMAT_MODULE_PATH = ["congdoan.formats"]
 LOCALE_PATHS = [BASE_DIR / "congdoan" / "locale"]
 TIME_ZONE = "Asia/Ho_Chi_Minh"
 USE_I18N = True

@@ -10,6 +10,8 @@ urlpatterns = [
     path("audit/", include("congdoan.audit.urls")),
     path("imports/", include("congdoan.imports.urls")),
     path("payments/", include("congdoan.payments.urls")),
+    path("finance/", include("congdoan.finance.urls")),
+    path("budgets/", include("congdoan.budgets.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", api.urls),
 ]

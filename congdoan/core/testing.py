@@ -90,3 +90,20 @@ def build_personas() -> Personas:
     Member.objects.filter(pk=m["member_a"].pk).update(user=us["member_user"])
     m["member_a"].refresh_from_db()
     return p
+
+
+def use_english(client):
+    """Make a test client read the pages in English (the msgid language), as the header's language
+    switcher does: through the language cookie, which pages honour (they ignore Accept-Language).
+    The test client's logout() drops every cookie, so the cookie is set again after it."""
+    from django.conf import settings
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    logout = client.logout
+
+    def logout_keeping_language():
+        logout()
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+    client.logout = logout_keeping_language
+    return client

@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Gender(models.TextChoices):
@@ -8,7 +9,7 @@ class Gender(models.TextChoices):
 
 
 class MemberStatus(models.TextChoices):
-    ACTIVE = "active", _("Active")
+    ACTIVE = "active", pgettext_lazy("member status", "Active")
     TRANSFERRED_OUT = "transferred_out", _("Transferred out")
     SUSPENDED = "suspended", _("Suspended")
     LEFT = "left", _("Left")

@@ -59,8 +59,9 @@ def member_detail(request, pk):
     can_change = scoping.can(request.user, Action.CHANGE, member.unit.path)
     return render(request, "members/member_detail.html", {
         "member": member, "sensitive": sensitive, "events": events, "transfers": transfers,
-        "can_change": can_change, "status_form": StatusForm(initial={"on_date": timezone.localdate()}),
-        "transfer_form": TransferForm(), "account_form": AccountForm(),
+        "can_change": can_change, "status_form": StatusForm(initial={"on_date": timezone.localdate()}, auto_id="status_%s"),
+        # the three forms share one page: distinct element ids (their field names stay the same)
+        "transfer_form": TransferForm(auto_id="transfer_%s"), "account_form": AccountForm(auto_id="account_%s"),
     })
 
 
@@ -113,7 +114,7 @@ def member_edit(request, pk):
 @require_POST
 def member_transfer(request, pk):
     member = selectors.member_get(user=request.user, pk=pk, action=Action.CHANGE)
-    form = TransferForm(request.POST)
+    form = TransferForm(request.POST, auto_id="transfer_%s")
     if form.is_valid():
         try:
             services.member_transfer_request(actor=request.user, member=member, to_unit=form.cleaned_data["to_unit"],
@@ -131,7 +132,7 @@ def member_transfer(request, pk):
 @require_POST
 def member_status(request, pk):
     member = selectors.member_get(user=request.user, pk=pk, action=Action.CHANGE)
-    form = StatusForm(request.POST)
+    form = StatusForm(request.POST, auto_id="status_%s")
     if form.is_valid():
         try:
             services.member_status_change(actor=request.user, member=member, kind=form.cleaned_data["kind"],
@@ -149,7 +150,7 @@ def member_status(request, pk):
 @require_POST
 def member_account(request, pk):
     member = selectors.member_get(user=request.user, pk=pk, action=Action.CHANGE)
-    form = AccountForm(request.POST)
+    form = AccountForm(request.POST, auto_id="account_%s")
     if form.is_valid():
         try:
             user = services.member_account_issue(actor=request.user, member=member, password=form.cleaned_data["password"])

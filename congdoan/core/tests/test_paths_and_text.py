@@ -35,3 +35,29 @@ def test_successor_bounds_every_descendant():
 
 def test_collapse_drops_nested_paths():
     assert tree.collapse(["00010002", "0001", "0003", "00030001"]) == ["0001", "0003"]
+
+
+# --- language and number formats -------------------------------------------------------------
+
+def test_pages_stay_vietnamese_for_an_english_browser_until_english_is_chosen(client, db):
+    page = client.get("/accounts/login/", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert 'lang="vi"' in page.content.decode() and "Đăng nhập" in page.content.decode()
+    client.post("/i18n/setlang/", {"language": "en", "next": "/accounts/login/"})
+    assert 'lang="en"' in client.get("/accounts/login/").content.decode()
+
+
+def test_the_api_honours_accept_language(client, db):
+    vi = client.get("/api/members/", headers={"Accept-Language": "vi"})
+    en = client.get("/api/members/", headers={"Accept-Language": "en"})
+    assert vi.status_code == en.status_code == 401
+    assert vi.json()["message"] != en.json()["message"]
+
+
+def test_vietnamese_numbers_are_grouped_with_dots():
+    from django.contrib.humanize.templatetags.humanize import intcomma
+    from django.utils import translation
+
+    with translation.override("vi"):
+        assert intcomma(1234567) == "1.234.567"
+    with translation.override("en"):
+        assert intcomma(1234567) == "1,234,567"

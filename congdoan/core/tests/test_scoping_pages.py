@@ -30,6 +30,7 @@ from django.core.files.base import ContentFile
 
 from congdoan.accounts.models import RoleAssignment, User
 from congdoan.accounts.services import api_token_create
+from congdoan.budgets.models import Budget, Category, Expense
 from congdoan.imports.models import ExportJob, ImportJob
 from congdoan.payments.models import BankAccount, BankTransaction, CashReceipt, StatementImport
 from congdoan.audit.models import AuditEntry
@@ -55,6 +56,10 @@ OBJECT_FOR = {
     ("payments", "line"): "line_a",
     ("payments", "receipt"): "receipt_a",
     ("payments", "employer"): "grassroots_a",
+    ("finance", "employer"): "grassroots_a",
+    ("finance", "unit"): "grassroots_a",
+    ("budgets", "budget"): "budget_a",
+    ("budgets", "expense"): "expense_a",
 }
 #: per-page exceptions to OBJECT_FOR
 OBJECT_FOR_NAME = {
@@ -139,6 +144,12 @@ def world(personas):
     p.units["receipt_a"] = CashReceipt.objects.create(
         unit=p.grassroots_a, year=2025, seq=1, number="PT-PA-G1-2025-000001", payer_name="Nguyễn Văn An",
         amount=30_000, paid_on=datetime.date(2025, 6, 2))
+    p.units["budget_a"] = Budget.objects.create(unit=p.grassroots_a, year=2025, drafted_by=p.accountant_a,
+                                                changed_by=p.accountant_a)
+    p.units["expense_a"] = Expense.objects.create(
+        unit=p.grassroots_a, category=Category.objects.get(code="activities"), year=2025, spent_on=datetime.date(2025, 6, 2),
+        amount=1_500_000, description="Chi hội thao", document_number="PC-01", recorded_by=p.accountant_a)
+    p.units["expense_a"].document.save("phieu-chi.pdf", ContentFile(b"%PDF-1.4"))
     return p
 
 

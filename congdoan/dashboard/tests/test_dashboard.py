@@ -5,6 +5,8 @@ import datetime
 import random
 
 import pytest
+
+from congdoan.core.testing import use_english
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -79,7 +81,7 @@ def test_cells_match_the_model():
 # --- figures ---------------------------------------------------------------------------------
 
 def test_national_figures(world, client):
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    use_english(client)
     d = get_dashboard(client, world.national_chair)
     assert headline(d) == {"active": 7, "women": 4, "admitted": 3, "units": 9, "grassroots": 3}
     assert values(d.by_gender) == {"Male": 3, "Female": 4}
@@ -309,7 +311,7 @@ def test_dashboard_queries_do_not_grow(world, client):
 def test_member_list_counts_past_the_cap(world, client, monkeypatch):
     monkeypatch.setattr(member_selectors, "COUNT_CAP", 2)
     client.force_login(world.national_chair)
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    use_english(client)
     response = client.get("/members/?status=active")
     assert response.context["page"].paginator.count == 7 and response.context["count_exact"]  # from the aggregates
     response = client.get(f"/members/?gender=female&age_band=lt30&unit={world.province_a.pk}")

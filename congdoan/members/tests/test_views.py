@@ -5,6 +5,8 @@ import datetime
 import random
 
 import pytest
+
+from congdoan.core.testing import use_english
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -24,7 +26,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def en(client):
     """Messages are asserted in English, the msgid language, so translations cannot break the tests."""
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    use_english(client)
     return client
 
 

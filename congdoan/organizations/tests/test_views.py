@@ -4,6 +4,8 @@ refused; query counts do not grow with rows."""
 import datetime
 
 import pytest
+
+from congdoan.core.testing import use_english
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -22,7 +24,7 @@ TOMORROW = (timezone.localdate() + datetime.timedelta(days=1)).isoformat()
 @pytest.fixture
 def en(client):
     """Messages are asserted in English, the msgid language, so translations cannot break the tests."""
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    use_english(client)
     return client
 
 
