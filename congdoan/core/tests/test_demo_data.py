@@ -54,3 +54,16 @@ def test_demo_logins_work_and_dashboard_counts_the_demo(demo, client):
     assert login(client, member.username).status_code == 302
     page = client.get("/members/me/")
     assert page.status_code == 200 and member.full_name in page.content.decode()
+
+
+def test_demo_finance_has_declarations_receipts_and_a_budget(demo):
+    from congdoan.budgets.models import Budget, Expense
+    from congdoan.finance.models import Receipt, SalaryFundDeclaration
+
+    district = Unit.objects.get(code="PTO-VTR")
+    employers = Unit.objects.filter(parent=district, level="grassroots").count()
+    assert SalaryFundDeclaration.objects.filter(unit__parent=district).count() == 6 * employers
+    receipts = Receipt.objects.all()
+    assert 0 < receipts.count() < 6 * employers  # some employers are behind: the arrears pages show them
+    assert Budget.objects.filter(unit__code="PTO-VTR-0001", status="approved").exists()
+    assert Expense.objects.filter(unit__code="PTO-VTR-0001").count() == 2

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from congdoan.accounts.models import RoleAssignment, User
 from congdoan.core import demo_data
+from congdoan.core.demo_finance import seed_finance
 from congdoan.core.text import normalize_search
 from congdoan.dashboard.services import rebuild_unit_stats
 from congdoan.members.choices import EventKind
@@ -100,14 +101,17 @@ class Command(BaseCommand):
              for pk, unit_id, joined in saved], batch_size=2000)
 
         units_by_code = {u.code: u for u in Unit.objects.filter(code__in=[u[2] for u in DEMO_USERS])}
+        users = {}
         for username, full_name, unit_code, role, _note in DEMO_USERS:
             user = User(username=username, full_name=full_name, is_superuser=username == "admin", is_staff=username == "admin")
             user.set_password(DEMO_PASSWORD)
             user.save()
             RoleAssignment.objects.create(user=user, unit=units_by_code[unit_code], role=role)
+            users[username] = user
         member = Member.objects.filter(unit=first).order_by("code").first()
         member_user = User(username=member.code, full_name=member.full_name)
         member_user.set_password(DEMO_PASSWORD)
         member_user.save()
         member.user = member_user
         member.save(update_fields=["user"])
+        seed_finance(rng=rng, today=today, district_code="PTO-VTR", users=users)
