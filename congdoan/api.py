@@ -11,6 +11,7 @@ from congdoan.core.api_auth import ApiKeyAuth, BrowserSessionAuth, install_error
 from congdoan.members.api import router as members_router
 from congdoan.organizations.api import router as units_router
 
+from congdoan.budgets.api import router as budgets_router  # noqa: E402
 from congdoan.finance.api import router as finance_router  # noqa: E402
 
 api = NinjaAPI(
@@ -31,3 +32,4 @@ install_error_handlers(api)
 api.add_router("/units", units_router)
 api.add_router("/members", members_router)
 api.add_router("/finance", finance_router)
+api.add_router("/budgets", budgets_router)

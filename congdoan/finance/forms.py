@@ -4,6 +4,7 @@ way, months mm/yyyy); the services check the rules."""
 from decimal import Decimal, InvalidOperation
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from congdoan.finance.choices import (
@@ -12,6 +13,7 @@ from congdoan.finance.choices import (
 from congdoan.organizations.choices import EmployerType, Level
 from congdoan.organizations.models import Unit
 from congdoan.payments.forms import AmountField, DateInput, MonthField
+from congdoan.payments.parsers import AmountError, parse_amount
 
 
 def percent_to_bp(text) -> int:
@@ -151,3 +153,50 @@ class ReliefForm(forms.Form):
     def __init__(self, *args, units=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["unit"].queryset = units if units is not None else Unit.objects.none()
+
+
+# -- members' dues --------------------------------------------------------------------------------------------
+class MemberSalaryForm(forms.Form):
+    """A member's social-insurance salary from a month on (the base of his dues): "1.234.567" reads as 1234567."""
+
+    valid_from = MonthField(label=_("From month"))
+    salary = forms.CharField(label=_("Social-insurance salary (đồng)"), max_length=32,
+                             widget=forms.TextInput(attrs={"inputmode": "numeric", "size": 14}))
+
+    def clean_salary(self):
+        from congdoan.finance.importing import SALARY_MESSAGES
+
+        try:
+            salary = parse_amount(self.cleaned_data["salary"])
+            if salary is None:
+                raise AmountError("amount_missing")
+        except AmountError as exc:
+            raise forms.ValidationError(SALARY_MESSAGES[exc.code](), code=exc.code) from exc
+        return salary
+
+    def clean_valid_from(self):
+        month = self.cleaned_data["valid_from"]
+        if month and month > timezone.localdate().replace(day=1):
+            raise forms.ValidationError(_("This month has not begun: a salary is recorded from a month that has."),
+                                        code="month_future")
+        return month
+
+
+class DuesExemptionForm(forms.Form):
+    first_month = MonthField(label=_("First month"))
+    last_month = MonthField(label=_("Last month"), required=False, help_text=_("Empty: until further notice."))
+    reason = forms.CharField(label=_("Reason"), max_length=255,
+                             help_text=_("E.g. unpaid leave, long illness, maternity leave, no work."))
+
+
+class MemberDuesFilterForm(forms.Form):
+    unit = forms.IntegerField(required=False, widget=forms.HiddenInput())
+    q = forms.CharField(label=_("Name or member code"), required=False, max_length=100)
+
+
+class YearForm(forms.Form):
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100, required=False)
+
+
+class SalaryImportForm(forms.Form):
+    file = forms.FileField(label=_("Excel workbook (.xlsx)"), widget=forms.ClearableFileInput(attrs={"accept": ".xlsx"}))

@@ -14,4 +14,9 @@ urlpatterns = [
     path("units/<int:unit>/journal/", views.journal, name="journal"),
     path("units/<int:unit>/balances/", views.balances, name="balances"),
     path("units/<int:unit>/periods/", views.periods, name="periods"),
+    path("members/", views.member_list, name="member_list"),
+    path("members/<int:member>/", views.member_dues, name="member_dues"),
+    path("salaries/import/", views.salary_import, name="salary_import"),
+    path("me/", views.my_dues, name="my_dues"),
+    path("me/receipts/<int:receipt>/pdf/", views.my_receipt_pdf, name="my_receipt_pdf"),
 ]

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -17,14 +17,15 @@ from congdoan.core.errors import DomainError
 from congdoan.core.qr import qr_svg
 from congdoan.core.text import normalize_search
 from congdoan.core.views import form_error, paginate, query_without_page, render_page
-from congdoan.finance import importing, selectors, services
+from congdoan.finance import importing, member_selectors, selectors, services
 from congdoan.finance.choices import SHARE_KINDS, SHARE_LEVELS, VALUE_UNIT, RuleKind, TransactionKind, ValueUnit
 from congdoan.finance.forms import (
-    AsOfForm, CloseForm, CollectionAccountForm, DeclarationFilterForm, DeclarationForm, DeclarationImportForm, MonthForm, ReliefForm,
-    ReverseForm, RuleForm, SharesForm,
+    AsOfForm, CloseForm, CollectionAccountForm, DeclarationFilterForm, DeclarationForm, DeclarationImportForm, DuesExemptionForm,
+    MemberDuesFilterForm, MemberSalaryForm, MonthForm, ReliefForm, ReverseForm, RuleForm, SalaryImportForm, SharesForm, YearForm,
 )
 from congdoan.finance.models import CollectionAccount, Rule, Transaction
 from congdoan.finance.money import add_months, month_start
+from congdoan.finance.references import payment_reference_for
 from congdoan.finance.rules import RuleBook
 from congdoan.finance.vietqr import VietQRError, build_payload
 from congdoan.organizations.choices import Level
@@ -160,7 +161,7 @@ def declaration_import(request):
         try:
             rows, digest = importing.read_declarations(actor=request.user, data=upload.read(), name=upload.name)
             result = services.declarations_import(actor=request.user, rows=rows, file_name=upload.name, file_sha256=digest)
-        except importing.DeclarationImportError as exc:
+        except importing.SheetImportError as exc:
             form_error(form, exc)
             errors, total = exc.errors, exc.total
         except DomainError as exc:
@@ -297,3 +298,135 @@ def relief_list(request):
     return render_page(request, "finance/relief_list.html", {
         "form": form, "page": paginate(request, selectors.reliefs_of(request.user)), "query": query_without_page(request),
     }, status=422 if form.errors else 200)
+
+
+# -- members' dues --------------------------------------------------------------------------------------------------
+def _year(request) -> int:
+    form = YearForm(request.GET or None)
+    return (form.cleaned_data.get("year") if form.is_valid() else None) or timezone.localdate().year
+
+
+@login_required
+def member_list(request):
+    """Members whose dues the user keeps, with the salary in force and the dues of this month."""
+    _finance_only(request)
+    form = MemberDuesFilterForm(request.GET or None)
+    cleaned = form.cleaned_data if form.is_valid() else {}
+    unit = member_selectors.unit_for_members(request.user, cleaned["unit"]) if cleaned.get("unit") else None
+    page = paginate(request, member_selectors.members_in_scope(request.user, unit=unit, q=cleaned.get("q", "")))
+    month = member_selectors.this_month()
+    member_selectors.dues_this_month(page.object_list, month)
+    return render_page(request, "finance/member_list.html", {
+        "form": form, "unit": unit, "page": page, "month": month, "query": query_without_page(request),
+    }, partial="results")
+
+
+@login_required
+def member_dues(request, member):
+    """One member's dues: his salary (from a month on), his exemptions, and each month's dues with how
+    it was computed and what he paid. The forms record a salary or an exemption."""
+    member = member_selectors.member_in_scope(request.user, member)
+    salary_form = MemberSalaryForm(prefix="salary")
+    exemption_form = DuesExemptionForm(prefix="exemption")
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "salary":
+            salary_form = MemberSalaryForm(request.POST, prefix="salary")
+            if salary_form.is_valid():
+                data = salary_form.cleaned_data
+                try:
+                    services.member_salary_set(actor=request.user, member=member, valid_from=data["valid_from"], salary=data["salary"])
+                except DomainError as exc:
+                    form_error(salary_form, exc)
+                else:
+                    messages.success(request, _("The salary is saved."))
+                    return redirect("finance:member_dues", member=member.pk)
+        elif action == "exemption":
+            exemption_form = DuesExemptionForm(request.POST, prefix="exemption")
+            if exemption_form.is_valid():
+                data = exemption_form.cleaned_data
+                try:
+                    services.dues_exemption_create(actor=request.user, member=member, first_month=data["first_month"],
+                                                   last_month=data["last_month"], reason=data["reason"])
+                except DomainError as exc:
+                    form_error(exemption_form, exc)
+                else:
+                    messages.success(request, _("The exemption is saved."))
+                    return redirect("finance:member_dues", member=member.pk)
+        status = 422
+    year = _year(request)
+    salaries = member_selectors.salary_history(member)
+    exemptions = member_selectors.exemption_history(member)
+    statement = member_selectors.dues_statement(member, year=year, salaries=salaries, exemptions=exemptions)
+    return render_page(request, "finance/member_dues.html", {
+        "member": member, "salaries": salaries, "exemptions": exemptions, "s": statement, "year": year,
+        "years": _years(member), "salary_form": salary_form, "exemption_form": exemption_form,
+        "reference": payment_reference_for(kind="member", payer_id=member.pk),
+    }, status=status)
+
+
+def _years(member) -> range:
+    """The years of a member's dues account, newest first."""
+    today = timezone.localdate()
+    return range(today.year, max(member.joined_on.year, today.year - 20) - 1, -1)
+
+
+@login_required
+def salary_import(request):
+    """Upload a workbook of members' salaries: all rows are written, or none and every error is listed."""
+    _finance_only(request)
+    form = SalaryImportForm(request.POST or None, request.FILES or None)
+    errors, total = [], 0
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            rows, digest = importing.read_salaries(actor=request.user, data=upload.read(), name=upload.name)
+            result = importing.member_salaries_import(actor=request.user, rows=rows, file_name=upload.name, file_sha256=digest)
+        except importing.SheetImportError as exc:
+            form_error(form, exc)
+            errors, total = exc.errors, exc.total
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(request, _("%(created)s salaries added, %(updated)s corrected, %(unchanged)s unchanged.") % result)
+            return redirect("finance:member_list")
+    return render_page(request, "finance/salary_import.html", {"form": form, "errors": errors, "total": total},
+                       status=422 if form.errors else 200)
+
+
+# -- the member's own dues -----------------------------------------------------------------------------------------
+@login_required
+def my_dues(request):
+    """The logged-in member's dues month by month (owed, paid, balance), his payments and receipts,
+    his payment reference and a VietQR code that pays what is due up to this month."""
+    member = member_selectors.own_member(request.user)
+    year = _year(request)
+    statement = member_selectors.dues_statement(member, year=year)
+    reference = payment_reference_for(kind="member", payer_id=member.pk)
+    account = selectors.collection_account_for(member.unit)
+    qr, payload = "", ""
+    if account and statement["to_pay"] > 0:
+        try:
+            payload = build_payload(bank_bin=account.bank_bin, account_number=account.account_number, amount=statement["to_pay"],
+                                    purpose=f"{reference} T{statement['month']:%m/%Y}")
+            qr = qr_svg(payload, scale=5)
+        except VietQRError:
+            payload = ""
+    return render_page(request, "finance/my_dues.html", {
+        "member": member, "s": statement, "year": year, "years": _years(member), "reference": reference, "account": account,
+        "qr": qr, "payload": payload, "payments": member_selectors.payments_of(member, year=year),
+    })
+
+
+@login_required
+def my_receipt_pdf(request, receipt):
+    """A cash receipt as PDF: for the member whose dues it paid (his parts only), or the unit's finance officials."""
+    receipt, allocations = member_selectors.receipt_in_reach(request.user, receipt)
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
+    from congdoan.payments.pdf import cash_receipt_pdf
+
+    response = HttpResponse(cash_receipt_pdf(receipt, allocations), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{receipt.number}.pdf"'
+    return response

@@ -57,9 +57,10 @@ def member_detail(request, pk):
     events = member.events.select_related("from_unit", "to_unit", "actor")
     transfers = member.transfers.select_related("to_unit", "from_unit")
     can_change = scoping.can(request.user, Action.CHANGE, member.unit.path)
+    can_finance = scoping.can(request.user, Action.FINANCE, member.unit.path)
     return render(request, "members/member_detail.html", {
         "member": member, "sensitive": sensitive, "events": events, "transfers": transfers,
-        "can_change": can_change, "status_form": StatusForm(initial={"on_date": timezone.localdate()}, auto_id="status_%s"),
+        "can_change": can_change, "can_finance": can_finance, "status_form": StatusForm(initial={"on_date": timezone.localdate()}, auto_id="status_%s"),
         # the three forms share one page: distinct element ids (their field names stay the same)
         "transfer_form": TransferForm(auto_id="transfer_%s"), "account_form": AccountForm(auto_id="account_%s"),
     })

@@ -58,6 +58,8 @@ OBJECT_FOR = {
     ("payments", "employer"): "grassroots_a",
     ("finance", "employer"): "grassroots_a",
     ("finance", "unit"): "grassroots_a",
+    ("finance", "member"): "member_a",
+    ("finance", "receipt"): "receipt_a",
     ("budgets", "budget"): "budget_a",
     ("budgets", "expense"): "expense_a",
 }
