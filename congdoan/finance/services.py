@@ -293,6 +293,9 @@ def member_salary_set(*, actor, member, valid_from: datetime.date, salary: int) 
     """Record a member's social-insurance salary from a month on (the base of his dues)."""
     member = _member(actor, member)
     valid_from = _month(valid_from, "valid_from")
+    if valid_from > month_start(timezone.localdate()):
+        raise FinanceError(_("The month %(month)s has not begun.") % {"month": _month_text(valid_from)},
+                           code="month_future", field="valid_from")
     if not _is_int(salary) or salary < 0:
         raise FinanceError(_("The salary must be an amount in đồng, zero or more."), code="salary_invalid", field="salary")
     record = MemberSalary.objects.filter(member=member, valid_from=valid_from).first()

@@ -411,3 +411,14 @@ def test_pages_cost_the_same_queries_for_1_and_50_rows(p, client):
     fifty.append(_count(client, reverse("finance:my_dues") + "?year=2025"))
     assert one == fifty, list(zip([*pages, "my_dues"], one, fifty))
     assert len(client.get(reverse("finance:my_dues") + "?year=2025").context["payments"]) == 50
+
+
+def test_the_service_refuses_a_salary_from_a_month_not_begun(p):
+    """The API and tasks call the service directly: the check lives there, not only in the form."""
+    from congdoan.finance.errors import FinanceError
+
+    next_month = add_months(month_start(timezone.localdate()), 1)
+    with pytest.raises(FinanceError) as info:
+        services.member_salary_set(actor=p.accountant_a, member=p.member_a, valid_from=next_month, salary=8_000_000)
+    assert info.value.code == "month_future" and info.value.field == "valid_from"
+    assert not MemberSalary.objects.filter(member=p.member_a).exists()
