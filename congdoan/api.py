@@ -13,6 +13,7 @@ from congdoan.organizations.api import router as units_router
 
 from congdoan.budgets.api import router as budgets_router  # noqa: E402
 from congdoan.finance.api import router as finance_router  # noqa: E402
+from congdoan.finance_reports.api import router as finance_reports_router  # noqa: E402
 
 api = NinjaAPI(
     title="Công đoàn số API",
@@ -33,3 +34,4 @@ api.add_router("/units", units_router)
 api.add_router("/members", members_router)
 api.add_router("/finance", finance_router)
 api.add_router("/budgets", budgets_router)
+api.add_router("/finance-reports", finance_reports_router)

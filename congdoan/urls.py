@@ -12,6 +12,7 @@ urlpatterns = [
     path("payments/", include("congdoan.payments.urls")),
     path("finance/", include("congdoan.finance.urls")),
     path("budgets/", include("congdoan.budgets.urls")),
+    path("finance-reports/", include("congdoan.finance_reports.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", api.urls),
 ]

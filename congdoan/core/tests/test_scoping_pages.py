@@ -31,6 +31,7 @@ from django.core.files.base import ContentFile
 from congdoan.accounts.models import RoleAssignment, User
 from congdoan.accounts.services import api_token_create
 from congdoan.budgets.models import Budget, Category, Expense
+from congdoan.finance_reports.models import ReminderJob
 from congdoan.imports.models import ExportJob, ImportJob
 from congdoan.payments.models import BankAccount, BankTransaction, CashReceipt, StatementImport
 from congdoan.audit.models import AuditEntry
@@ -59,6 +60,8 @@ OBJECT_FOR = {
     ("finance", "employer"): "grassroots_a",
     ("finance", "unit"): "grassroots_a",
     ("finance", "member"): "member_a",
+    ("finance_reports", "employer"): "grassroots_a",
+    ("finance_reports", "job"): "reminder_job_a",
     ("finance", "receipt"): "receipt_a",
     ("budgets", "budget"): "budget_a",
     ("budgets", "expense"): "expense_a",
@@ -146,6 +149,8 @@ def world(personas):
     p.units["receipt_a"] = CashReceipt.objects.create(
         unit=p.grassroots_a, year=2025, seq=1, number="PT-PA-G1-2025-000001", payer_name="Nguyễn Văn An",
         amount=30_000, paid_on=datetime.date(2025, 6, 2))
+    p.units["reminder_job_a"] = ReminderJob.objects.create(unit=p.upper_a, as_of=datetime.date(2025, 6, 1),
+                                                           requested_by=p.province_a_chair, status="done")
     p.units["budget_a"] = Budget.objects.create(unit=p.grassroots_a, year=2025, drafted_by=p.accountant_a,
                                                 changed_by=p.accountant_a)
     p.units["expense_a"] = Expense.objects.create(

@@ -1,0 +1,57 @@
+"""Dues owed per grassroots union, grouped (dues.py), equal finance's member-by-member arithmetic
+(``member_dues_owed``) on random members: salaries changing in the period, exemptions (open-ended
+or not), a union's own higher rate, an employer type exempt from 06/2025, members joining during the
+period, members no longer active, members of a sub-union."""
+
+import datetime
+import random
+from collections import defaultdict
+
+import pytest
+
+from congdoan.accounts.choices import Action
+from congdoan.core.testing import make_member
+from congdoan.finance import selectors as finance
+from congdoan.finance.models import DuesExemption, MemberSalary, UnitDuesRate
+from congdoan.finance_reports.dues import dues_owed_by_book
+from congdoan.finance_reports.tests.conftest import D
+from congdoan.members.models import Member
+from congdoan.organizations.models import Unit
+from congdoan.organizations.services import unit_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("start,end", [(D(2025, 1, 1), D(2025, 12, 1)), (D(2025, 4, 1), D(2025, 6, 1)), (D(2025, 7, 1), D(2025, 7, 1))])
+def test_grouped_dues_equal_finance_member_by_member(personas, seed, start, end):
+    p = personas
+    rng = random.Random(seed)
+    state = unit_create(actor=None, parent=p.upper_a, level="grassroots", code="PA-SA", name="CĐCS Sở Tài chính",
+                        employer_type="state_agency")
+    units = [p.grassroots_a, p.grassroots_a2, p.sub_union_a, state]
+    UnitDuesRate.objects.create(unit=p.grassroots_a2, rate_bp=100, valid_from=D(2025, 5, 1), decision="Nghị quyết Đại hội")
+    for i in range(40):
+        member = make_member(rng.choice(units), joined_on=D(2024, 1, 1) + datetime.timedelta(days=rng.randrange(0, 700)))
+        roll = rng.random()
+        if roll < 0.5:
+            for month in sorted(rng.sample(range(1, 13), rng.randrange(1, 3))):
+                MemberSalary.objects.create(member=member, valid_from=D(2025, month, 1), salary=rng.choice([0, 4_000_000, 9_500_000, 60_000_000]))
+        if 0.3 < roll < 0.6:
+            first = D(2025, rng.randrange(1, 12), 1)
+            DuesExemption.objects.create(member=member, first_month=first, reason="Nghỉ không lương",
+                                         last_month=None if rng.random() < 0.5 else D(2025, 12, 1))
+        if rng.random() < 0.1:
+            Member.objects.filter(pk=member.pk).update(status="left")
+    members = Member.objects.restrict(p.province_a_chair, Action.VIEW).in_subtree(p.province_a.path)
+    grassroots = {u.path: u.pk for u in Unit.objects.in_subtree(p.province_a.path).filter(level="grassroots")}
+    types = dict(Unit.objects.filter(pk__in=grassroots.values()).values_list("pk", "employer_type"))
+    mine = dues_owed_by_book(members=members, root_path=p.province_a.path, start=start, end=end, grassroots_paths=grassroots,
+                             employer_types=types)
+    books = finance.book_units(members.values_list("unit_id", flat=True))
+    unit_of = dict(members.values_list("pk", "unit_id"))
+    theirs = defaultdict(int)
+    for row in finance.member_dues_owed(member_ids=list(unit_of), start=start, end=end):
+        theirs[books[unit_of[row["member"]]]] += row["total"]
+    assert {k: v for k, v in mine.items() if v} == {k: v for k, v in theirs.items() if v}
+    assert sum(theirs.values()) > 0
