@@ -113,3 +113,43 @@ class Timer:
     @property
     def seconds(self) -> float:
         return time.perf_counter() - self.start
+
+
+def _process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) of a process on this machine, None when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Usage:
+    """Wall time and CPU seconds spent meanwhile: by this process (all its threads and the child
+    processes it waited for) and by the PostgreSQL backend serving Django's connection, when the
+    server runs on this machine. On a shared machine wall times move with the other load; CPU
+    seconds much less, so they tell where the work goes."""
+
+    def __init__(self):
+        self.backend = None
+        from django.db import connection
+
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_backend_pid()")
+                self.backend = cur.fetchone()[0]
+        self.start = self._now()
+
+    def _now(self):
+        t = os.times()
+        db = _process_cpu(self.backend) if self.backend else None
+        return time.perf_counter(), t.user + t.system + t.children_user + t.children_system, db
+
+    def summary(self) -> str:
+        wall, py, db = (b - a if a is not None and b is not None else None for a, b in zip(self.start, self._now()))
+        load = os.getloadavg()[0]
+        text = f"wall {wall:.1f} s, CPU: Python {py:.1f} s"
+        if db is not None:
+            text += f", PostgreSQL backend {db:.1f} s"
+        return text + f" (load average {load:.1f} on {os.cpu_count()} cores)"

@@ -7,7 +7,10 @@ PostgreSQL database (created and dropped here) and in a fresh SQLite file:
   - the check (preview) and the import with full validation, end to end, through the services;
   - imports the same file again (every row unchanged);
   - exports every member to .xlsx.
-BENCH_QUICK=1 runs 20,000 rows; BENCH_IMPORT_DBS=pg or sqlite runs one database only.
+"pg_initial" runs the PostgreSQL import again with the opt-in initial-load mode (IMPORT_INITIAL_LOAD).
+BENCH_QUICK=1 runs 20,000 rows; BENCH_IMPORT_DBS (default pg,pg_initial,sqlite) chooses the runs;
+BENCH_EXPORT=0 skips the exports. Besides wall times it prints the CPU seconds of Python and of the
+PostgreSQL backend, per step too: on a shared machine those move much less than wall times.
 Prints `name: value unit` lines.
 """
 
@@ -20,10 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.bench_db import BENCH_DIR, ROOT, Timer, build_tree, pg_available, pg_database, run_worker, setup_django
+from benchmarks.bench_db import BENCH_DIR, ROOT, Timer, Usage, build_tree, pg_available, pg_database, run_worker, setup_django
 
 PG_NAME = "congdoan_bench_import"
 FILE_TODAY = datetime.date(2026, 1, 1)  # fixed so that the cached file stays valid
+EXPORTS = os.environ.get("BENCH_EXPORT", "1").lower() not in {"0", "false", "no"}
 
 
 def settings_from_env() -> tuple[int, int]:
@@ -80,16 +84,19 @@ def main():
     print(f"import_file: {path.name} ({path.stat().st_size / 1e6:.1f} MB, {rows} rows, {units} grassroots unions)")
     if generated is not None:
         print(f"import_file_generate_seconds: {generated:.1f} s")
-    dbs = [d.strip() for d in os.environ.get("BENCH_IMPORT_DBS", "pg,sqlite").split(",") if d.strip()]
-    if "pg" in dbs:
-        if pg_available():
-            with pg_database(PG_NAME) as url, tempfile.TemporaryDirectory(dir=BENCH_DIR) as var:
-                for line in run_worker("benchmarks.import_bench", [str(path), str(units), "pg"],
-                                       {"DATABASE_URL": url, "VAR_DIR": var}):
-                    print(line, flush=True)
-        else:
-            print("import_pg: skipped (no PostgreSQL server)")
-    compare_writers(min(rows, int(os.environ.get("BENCH_EXPORT_ROWS", "200000"))))
+    dbs = [d.strip() for d in os.environ.get("BENCH_IMPORT_DBS", "pg,pg_initial,sqlite").split(",") if d.strip()]
+    for label in ("pg", "pg_initial"):
+        if label not in dbs:
+            continue
+        if not pg_available():
+            print(f"import_{label}: skipped (no PostgreSQL server)")
+            continue
+        with pg_database(PG_NAME) as url, tempfile.TemporaryDirectory(dir=BENCH_DIR) as var:
+            for line in run_worker("benchmarks.import_bench", [str(path), str(units), label],
+                                   {"DATABASE_URL": url, "VAR_DIR": var}):
+                print(line, flush=True)
+    if EXPORTS:
+        compare_writers(min(rows, int(os.environ.get("BENCH_EXPORT_ROWS", "200000"))))
     if "sqlite" in dbs:
         with tempfile.TemporaryDirectory(dir=BENCH_DIR) as var:
             for line in run_worker("benchmarks.import_bench", [str(path), str(units), "sqlite"],
@@ -98,36 +105,82 @@ def main():
 
 
 def time_database_stages() -> dict:
-    """Accumulate the time spent in each database step of an import (staging methods and the commit)."""
+    """Accumulate, per step of an import, the wall time and the CPU time of the PostgreSQL backend
+    (the staging methods, the dashboard recount, the commit), and the time to open the file (for an
+    .xlsx, calamine parses the whole sheet then) and to check the first chunk."""
+    from django.db import connection
     from django.db.backends.base.base import BaseDatabaseWrapper
 
-    from congdoan.imports import staging
+    from benchmarks.bench_db import _process_cpu
+    from congdoan.dashboard import services as dashboard
+    from congdoan.imports import services, staging
 
-    spent: dict[str, float] = {}
+    spent: dict[str, list] = {}
+    backend = []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            backend.append(cur.fetchone()[0])
+
+    def db_cpu():
+        return (_process_cpu(backend[0]) or 0.0) if backend else 0.0
+
+    def add(label, wall, cpu):
+        entry = spent.setdefault(label, [0.0, 0.0])
+        entry[0] += wall
+        entry[1] += cpu
 
     def timed(owner, method, label):
-        original = getattr(owner, method)
+        original = getattr(owner, method, None)
+        if original is None:
+            return
 
         def wrapper(*args, **kwargs):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), db_cpu()
             try:
                 return original(*args, **kwargs)
             finally:
-                spent[label] = spent.get(label, 0.0) + time.perf_counter() - start
+                add(label, time.perf_counter() - start, db_cpu() - cpu)
 
         setattr(owner, method, wrapper)
 
-    for method, label in [("load", "copy_to_staging"), ("check", "database_checks"), ("counts", "counts"),
-                          ("fix_generated_codes", "code_collisions"), ("write", "upsert_and_events")]:
+    timed(services, "open_table", "open_file")
+    for method, label in [("load", "copy_to_staging"), ("load_copy_text", "copy_to_staging"), ("classify", "match_by_cccd"),
+                          ("check", "database_checks"), ("counts", "counts"), ("fix_generated_codes", "code_collisions"),
+                          ("write", "insert_update_and_events"), ("bulk_begin", "initial_load_lock_and_drop_indexes"),
+                          ("bulk_end", "initial_load_fk_checks_index_builds_analyze")]:
         timed(staging.Staging, method, label)
+    timed(dashboard, "refresh_unit_stats", "dashboard_recount")
     timed(BaseDatabaseWrapper, "commit", "commit_deferred_fk_checks")
+
+    chunks = services._checked_chunks
+
+    def first_chunk_timed(*args, **kwargs):
+        # the database side waits here for the reading thread: for the first chunk, and for later
+        # ones whenever reading and checking fall behind the database
+        start = time.perf_counter()
+        for number, chunk in enumerate(chunks(*args, **kwargs)):
+            add("first_chunk_checked" if number == 0 else "waiting_for_later_chunks", time.perf_counter() - start, 0.0)
+            yield chunk
+            start = time.perf_counter()
+
+    services._checked_chunks = first_chunk_timed
     return spent
+
+
+def stage_lines(say, prefix: str, spent: dict):
+    for name, (wall, cpu) in spent.items():
+        say(f"{prefix}_{name}_seconds", f"{wall:.1f}", f"s (PostgreSQL backend CPU {cpu:.1f} s)" if cpu else "s")
 
 
 def worker(path: str, units: int, label: str):
     setup_django()
     from django.conf import settings
     from django.db import connection
+
+    if label == "pg_initial":
+        # the opt-in initial-load mode (docs/import.md): the 1 M members go into an empty table
+        settings.IMPORT_INITIAL_LOAD = True
 
     from congdoan.accounts.models import RoleAssignment, User
     from congdoan.imports import services
@@ -181,36 +234,41 @@ def worker(path: str, units: int, label: str):
 
     # the check (preview) and the import, end to end through the services
     job = job_for_file()
-    timer = Timer()
+    timer, usage = Timer(), Usage()
     job = services.import_job_check(job_pk=job.pk)
     check_s = timer.seconds
+    say("check_usage", usage.summary())
     assert job.status == ImportStatus.READY, (job.status, job.errors[:3])
     say("check_seconds", f"{check_s:.1f}", "s")
     say("check_rows_per_s", f"{count / check_s:,.0f}", "rows/s")
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
     stages = time_database_stages()
-    timer = Timer()
+    timer, usage = Timer(), Usage()
     job = services.import_job_run(job_pk=job.pk)
     import_s = timer.seconds
+    say("import_usage", usage.summary())
     assert job.status == ImportStatus.DONE and job.created_count == count, (job.status, job.errors[:3])
     say("import_seconds", f"{import_s:.1f}", "s")
     say("import_rows_per_s", f"{count / import_s:,.0f}", "rows/s")
     # where the time goes: the database statements run in this thread (reading and checking overlap
     # with them in the reading thread, so only the part before the first chunk adds to the total)
-    for name, seconds in stages.items():
-        say(f"import_stage_{name}_seconds", f"{seconds:.1f}", "s")
+    stage_lines(say, "import_stage", stages)
     stages.clear()
     assert Member.objects.count() == count
 
     # the same file again: every row found by CCCD and unchanged
     job = job_for_file()
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
-    timer = Timer()
+    timer, usage = Timer(), Usage()
     job = services.import_job_run(job_pk=job.pk)
     reimport_s = timer.seconds
+    say("reimport_usage", usage.summary())
     assert job.status == ImportStatus.DONE and job.unchanged_count == count, (job.status, job.unchanged_count)
     say("reimport_unchanged_seconds", f"{reimport_s:.1f}", "s")
+    stage_lines(say, "reimport_stage", stages)
 
+    if not EXPORTS or label == "pg_initial":
+        return
     # export everything the national chair sees
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:

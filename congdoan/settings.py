@@ -166,6 +166,11 @@ MEDIA_ROOT = VAR_DIR / "media"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(200 * 1024 * 1024)))
+# Initial-load mode of the member import (PostgreSQL, docs/import.md): an import that at least doubles
+# the member table drops the secondary indexes of the member tables and builds them after the load.
+IMPORT_INITIAL_LOAD = env_bool("IMPORT_INITIAL_LOAD", False)
+IMPORT_INITIAL_LOAD_MIN_ROWS = int(os.environ.get("IMPORT_INITIAL_LOAD_MIN_ROWS", "100000"))
+IMPORT_INITIAL_LOAD_LOCK_MS = int(os.environ.get("IMPORT_INITIAL_LOAD_LOCK_MS", "5000"))
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)

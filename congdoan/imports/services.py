@@ -29,7 +29,7 @@ from congdoan.imports.choices import ImportStatus, Phase
 from congdoan.imports.models import ImportJob
 from congdoan.imports.progress import Progress
 from congdoan.imports.reader import ImportFileError, _is_blank, open_table
-from congdoan.imports.staging import ImportConflict, Staging
+from congdoan.imports.staging import ImportConflict, Staging, copy_rows
 from congdoan.imports.validation import ErrorLog, RowValidator, UnitIndex, map_headers, sequential_code_start
 from congdoan.organizations.models import Unit
 
@@ -173,14 +173,17 @@ def _process(job: ImportJob, *, write: bool, progress: Progress) -> dict:
     totals = {"created": 0, "updated": 0, "unchanged": 0, "moved": 0}
     touched: set[int] = set()  # units whose members changed: their dashboard counts are recomputed
 
-    def flush(batch):
+    def flush(batch, copy_text):
         if not batch:
             return
         # a check runs each chunk in its own short transaction (SQLite would commit row by row otherwise);
         # an import is already inside its one transaction, where this is a savepoint
-        with transaction.atomic(savepoint=False):
-            staging.prefer_index_lookups()
-            staging.load(batch)
+        with transaction.atomic(savepoint=False), staging.index_lookups():
+            if copy_text is not None:
+                staging.load_copy_text(copy_text)
+            else:
+                staging.load(batch)
+            staging.classify()
             staging.check(validator.row_error)
             counts = staging.counts()
             if write and errors.count == 0:
@@ -195,14 +198,21 @@ def _process(job: ImportJob, *, write: bool, progress: Progress) -> dict:
 
     def run():
         staging.create()
-        for batch in _checked_chunks(table, validator, job.language or settings.LANGUAGE_CODE):
-            flush(batch)
+        bulk = write and _initial_load(job)
+        if bulk and not staging.bulk_begin(getattr(settings, "IMPORT_INITIAL_LOAD_LOCK_MS", 5000)):
+            log.info("import job %s: member tables busy, importing without the initial-load mode", job.pk)
+            bulk = False
+        for batch, copy_text in _checked_chunks(table, validator, job.language or settings.LANGUAGE_CODE,
+                                                copy_text=staging.pg):
+            flush(batch, copy_text)
             progress.update(rows_done=validator.rows, rows_total=max(table.total, validator.rows),
                             phase=Phase.WRITING if write and not errors.count else Phase.VALIDATING)
         validator.finish()
         if validator.rows == 0:
             errors.add(None, "", "", "no_rows", _("The file has column headers but no member rows."))
         if write and errors.count == 0:
+            if bulk:
+                staging.bulk_end()
             if touched:
                 from congdoan.dashboard.services import refresh_unit_stats
 
@@ -246,12 +256,29 @@ def _process(job: ImportJob, *, write: bool, progress: Progress) -> dict:
 _END = object()
 
 
-def _checked_chunks(table, validator, language: str):
-    """Chunks of checked rows, read and checked in a second thread.
+def _initial_load(job: ImportJob) -> bool:
+    """Whether this import is an initial load (settings.IMPORT_INITIAL_LOAD, PostgreSQL only): the
+    check found at least IMPORT_INITIAL_LOAD_MIN_ROWS new members, and at least as many as the
+    member table holds. The import then takes the member tables for itself and builds their
+    secondary indexes after the load (Staging.bulk_begin)."""
+    if not getattr(settings, "IMPORT_INITIAL_LOAD", False) or connection.vendor != "postgresql":
+        return False
+    new = job.created_count or 0
+    if new < getattr(settings, "IMPORT_INITIAL_LOAD_MIN_ROWS", 100_000):
+        return False
+    from congdoan.members.models import Member
+
+    return new >= Member.objects.count()
+
+
+def _checked_chunks(table, validator, language: str, *, copy_text: bool = False):
+    """Chunks of checked rows, read and checked in a second thread: (records, their COPY text or None).
 
     While this thread waits for the database (loading and writing a chunk), the other one reads
     and checks the next: reading and checking are Python work, waiting for PostgreSQL or SQLite
-    releases the interpreter, so the two overlap. The reading thread touches no database.
+    releases the interpreter, so the two overlap. The database side is the slower one, so the
+    reading thread also writes each chunk in COPY's text format (``copy_text``, PostgreSQL):
+    the thread that talks to the database then only sends it. It touches no database.
     """
     chunks: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
@@ -276,10 +303,10 @@ def _checked_chunks(table, validator, language: str):
                     if record is not None:
                         batch.append(record)
                     if len(batch) >= CHUNK_ROWS:
-                        if not put(batch):
+                        if not put((batch, copy_rows(batch) if copy_text else None)):
                             return
                         batch = []
-                put(batch)
+                put((batch, copy_rows(batch) if copy_text and batch else None))
             put(_END)
         except BaseException as exc:  # handed over to the consuming thread, which raises it
             put(exc)

@@ -1,12 +1,19 @@
 """The staging table: checked rows are loaded into a temporary table, then the database-side
 checks, the counts and the write run set-wise in SQL.
 
-PostgreSQL: psycopg 3 ``COPY`` into the temporary table, then ``INSERT … ON CONFLICT
-(citizen_id) DO UPDATE`` with the admission events written by the same statement.
-SQLite: ``executemany`` into the temporary table, then the same upsert (SQLite ≥ 3.24).
-Unchanged rows are not rewritten, so importing the same file twice changes nothing.
+Each chunk is loaded (PostgreSQL: psycopg 3 ``COPY``; SQLite: ``executemany``), then matched once
+against the member table by CCCD (``classify``: one index lookup per row, which records the
+member's id, unit, code, whether it lies in the importer's subtree and whether the row changes
+it). The checks and the counts then read the staging table alone, and the write is two plain
+statements: an ``INSERT … SELECT`` of the new members (with their admission events in the same
+statement on PostgreSQL) and an ``UPDATE … FROM`` of the changed ones. Unchanged rows are not
+touched at all, so importing the same file twice changes nothing and writes nothing.
 """
 
+import datetime
+from contextlib import contextmanager
+
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from congdoan.imports.validation import RECORD_FIELDS
@@ -18,7 +25,49 @@ DATA_FIELDS = ["full_name", "name_normalized", "date_of_birth", "gender", "citiz
 #: fields compared to tell an update from an unchanged row
 COMPARED_FIELDS = [f for f in DATA_FIELDS if f != "citizen_id"]
 _TYPES = {"row_no": "integer", "date_of_birth": "date", "joined_on": "date", "unit_id": "bigint"}
+#: what classify() learns about the member a row's CCCD belongs to (all NULL for a new member)
+MATCH_COLUMNS = {"member_id": "bigint", "old_unit_id": "bigint", "old_code": "text", "in_scope": "integer",
+                 "changed": "integer"}
 _DATE_POSITIONS = [RECORD_FIELDS.index("date_of_birth"), RECORD_FIELDS.index("joined_on")]
+#: PostgreSQL planner settings while chunks are matched and written, see Staging.index_lookups()
+_LOOKUP_SETTINGS = ["enable_hashjoin", "enable_mergejoin", "enable_seqscan", "enable_material", "jit"]
+
+
+_COPY_NULL = "\\N"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value) -> str:
+    if value is None:
+        return _COPY_NULL
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)
+
+
+def copy_rows(records: list) -> bytes:
+    """Staging records (validation.RECORD_FIELDS) in PostgreSQL COPY text format: tab-separated,
+    \\N for NULL, backslash escapes. Dates and the unit id may be NULL (on rows with errors),
+    the other fields are text or the row number."""
+    null = _COPY_NULL
+    lines = []
+    append = lines.append
+    for record in records:
+        (row_no, cid, code, new_code, full_name, name_normalized, dob, gender, ethnicity, religion, education,
+         qualification, phone, email, occupation, position, joined, unit_id) = record
+        dob = null if dob is None else dob.isoformat()
+        joined = null if joined is None else joined.isoformat()
+        line = (f"{row_no}\t{cid}\t{code}\t{new_code}\t{full_name}\t{name_normalized}\t{dob}\t{gender}\t{ethnicity}\t"
+                f"{religion}\t{education}\t{qualification}\t{phone}\t{email}\t{occupation}\t{position}\t{joined}\t"
+                f"{null if unit_id is None else unit_id}")
+        if "\\" in line or "\n" in line or "\r" in line or line.count("\t") != 17:
+            # a text cell holds a backslash, a tab or a line break, or a value is NULL: field by field
+            line = "\t".join(_copy_field(v) for v in record)
+        append(line)
+    append("")
+    return "\n".join(lines).encode()
 
 
 class ImportConflict(Exception):
@@ -38,70 +87,157 @@ class Staging:
 
     # -- table ---------------------------------------------------------------------------------
     def create(self):
+        """The staging table: a temporary table (PostgreSQL writes no WAL for it)."""
         text_type = "text" if self.pg else "TEXT"
         columns = ", ".join(f"{f} {_TYPES.get(f, text_type)}" for f in RECORD_FIELDS)
+        matched = ", ".join(f"{f} {t}" for f, t in MATCH_COLUMNS.items())
         with self.connection.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {STAGE}")
-            cur.execute(f"CREATE TEMP TABLE {STAGE} ({columns}, is_new integer DEFAULT 0)")
+            cur.execute(f"CREATE TEMP TABLE {STAGE} ({columns}, {matched})")
 
     def drop(self):
         with self.connection.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {STAGE}")
 
-    def prefer_index_lookups(self):
+    @contextmanager
+    def index_lookups(self):
         """Inside the current transaction, join the staged chunk to the member table by index lookups.
 
-        During a large import the planner's row estimate for members_member lags behind (its
-        statistics predate the rows this import wrote), and it then prefers hashing the whole table
-        on every chunk: minutes at a million rows. A chunk of staged rows against a unique index
-        is a nested loop of index lookups in every case that matters here.
+        A chunk of staged rows against a unique index is a nested loop of index lookups in every
+        case that matters here, but during a large import the planner's view of members_member
+        lags behind: its statistics predate the rows this import wrote, and an ANALYZE that runs
+        meanwhile (autovacuum) sees those uncommitted rows as dead and records a table of 0 rows.
+        The planner then hashes or scans the whole table once per chunk: minutes at a million
+        rows. So hash and merge joins, sequential scans (the staging table has no index and is
+        still read sequentially) and materialized inner scans are ruled out while a chunk is
+        matched and written; JIT is off because those penalties make every query look expensive
+        enough to compile. The settings go back to their defaults afterwards (the dashboard's
+        recount at the end of an import needs the usual plans).
         """
-        if self.pg:
-            with self.connection.cursor() as cur:
-                cur.execute("SET LOCAL enable_hashjoin = off")
-                cur.execute("SET LOCAL enable_mergejoin = off")
+        if not self.pg:
+            yield
+            return
+        with self.connection.cursor() as cur:
+            cur.execute("; ".join(f"SET LOCAL {name} = off" for name in _LOOKUP_SETTINGS))
+        yield  # an exception leaves the settings as they are: the transaction is rolled back anyway
+        with self.connection.cursor() as cur:
+            cur.execute("; ".join(f"SET LOCAL {name} TO DEFAULT" for name in _LOOKUP_SETTINGS))
+
+    # -- initial load (PostgreSQL, opt-in) ------------------------------------------------------
+    #: the tables whose secondary indexes an initial load drops and builds again afterwards
+    BULK_TABLES = ("members_member", "members_membershipevent")
+
+    def bulk_begin(self, lock_timeout_ms: int = 5000) -> bool:
+        """Take the member tables for this transaction alone and drop their secondary indexes.
+
+        For an import that at least doubles the member table (a first national load), building
+        an index once after the rows are in costs a fraction of maintaining it row by row (see
+        docs/import.md). Dropping an index needs an ACCESS EXCLUSIVE lock, held until the import
+        commits: until then every other reader and writer of members waits. The unique
+        constraints stay (the checks and the inserts look members up by CCCD and code). Returns
+        False, changing nothing, when the lock is not granted within ``lock_timeout_ms``.
+        Transactional: a rolled-back import restores the indexes.
+        """
+        if not self.pg:
+            return False
+        tables = ", ".join(self.BULK_TABLES)
+        try:
+            with transaction.atomic(using=self.connection.alias):  # a savepoint: a refused lock changes nothing
+                with self.connection.cursor() as cur:
+                    cur.execute("SET LOCAL lock_timeout = %s", [f"{int(lock_timeout_ms)}ms"])
+                    cur.execute(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE")
+        except DatabaseError:
+            return False
+        with self.connection.cursor() as cur:
+            cur.execute("SET LOCAL lock_timeout TO DEFAULT")
+            cur.execute(
+                "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+                "WHERE indrelid = ANY(%s::regclass[]) AND NOT indisprimary AND NOT indisunique ORDER BY 1",
+                [list(self.BULK_TABLES)])
+            self._dropped_indexes = cur.fetchall()
+            for name, _definition in self._dropped_indexes:
+                cur.execute(f"DROP INDEX {name}")
+        return True
+
+    def bulk_end(self):
+        """Build the dropped indexes again (same names and definitions) and refresh the planner's
+        statistics of the member tables. The foreign keys are checked first: PostgreSQL builds no
+        index on a table with pending deferred checks."""
+        with self.connection.cursor() as cur:
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            for _name, definition in self._dropped_indexes:
+                cur.execute(definition)
+            cur.execute("SET LOCAL maintenance_work_mem TO DEFAULT")
+            for table in self.BULK_TABLES:
+                cur.execute(f"ANALYZE {table}")
+        self._dropped_indexes = []
 
     def clear(self):
         with self.connection.cursor() as cur:
             cur.execute(f"TRUNCATE {STAGE}" if self.pg else f"DELETE FROM {STAGE}")
 
     def load(self, records: list):
+        """Load checked records (PostgreSQL: COPY, see copy_rows; SQLite: executemany)."""
+        if self.pg:
+            self.load_copy_text(copy_rows(records))
+            return
+        first, second = _DATE_POSITIONS
+
+        def adapted():
+            for r in records:
+                r = list(r)
+                if r[first] is not None:
+                    r[first] = r[first].isoformat()
+                if r[second] is not None:
+                    r[second] = r[second].isoformat()
+                yield r
+
+        columns = ", ".join(RECORD_FIELDS)
+        marks = ", ".join(["?"] * len(RECORD_FIELDS))
+        with self.connection.cursor() as cur:
+            cur.cursor.executemany(f"INSERT INTO {STAGE} ({columns}) VALUES ({marks})", adapted())
+
+    def load_copy_text(self, data: bytes):
+        """PostgreSQL: load rows already written in COPY's text format (copy_rows, run by the reading thread)."""
         columns = ", ".join(RECORD_FIELDS)
         with self.connection.cursor() as cur:
-            if self.pg:
-                with cur.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
-                    for record in records:
-                        copy.write_row(record)
-            else:
-                first, second = _DATE_POSITIONS
+            with cur.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
+                copy.write(data)
 
-                def adapted():
-                    for r in records:
-                        r = list(r)
-                        if r[first] is not None:
-                            r[first] = r[first].isoformat()
-                        if r[second] is not None:
-                            r[second] = r[second].isoformat()
-                        yield r
-
-                marks = ", ".join(["?"] * len(RECORD_FIELDS))
-                cur.cursor.executemany(f"INSERT INTO {STAGE} ({columns}) VALUES ({marks})", adapted())
-
-    # -- checks --------------------------------------------------------------------------------
+    # -- matching the member table ---------------------------------------------------------------
     def _in_scope(self, column: str) -> tuple[str, list]:
         start, end = self.scope
         if end is None:
             return f"{column} >= %s", [start]
         return f"({column} >= %s AND {column} < %s)", [start, end]
 
+    def classify(self):
+        """Find each staged row's member by CCCD, once: the checks, the counts and the write read it."""
+        in_scope, params = self._in_scope("u.path")
+        changed = " OR ".join(f"m.{f} {self.ne} s.{f}" for f in COMPARED_FIELDS)
+        with self.connection.cursor() as cur:
+            if self.pg:
+                cur.execute(
+                    f"UPDATE {STAGE} s SET member_id = m.id, old_unit_id = m.unit_id, old_code = m.code, "
+                    f"in_scope = CASE WHEN {in_scope} THEN 1 ELSE 0 END, changed = CASE WHEN {changed} THEN 1 ELSE 0 END "
+                    f"FROM members_member m JOIN organizations_unit u ON u.id = m.unit_id WHERE m.citizen_id = s.citizen_id",
+                    params)
+            else:
+                # a row-value subquery rather than UPDATE … FROM, which needs SQLite 3.33
+                changed = changed.replace(" s.", f" {STAGE}.")
+                cur.execute(
+                    f"UPDATE {STAGE} SET (member_id, old_unit_id, old_code, in_scope, changed) = ("
+                    f"SELECT m.id, m.unit_id, m.code, CASE WHEN {in_scope} THEN 1 ELSE 0 END, CASE WHEN {changed} THEN 1 ELSE 0 END "
+                    f"FROM members_member m JOIN organizations_unit u ON u.id = m.unit_id WHERE m.citizen_id = {STAGE}.citizen_id) "
+                    f"WHERE citizen_id IN (SELECT citizen_id FROM members_member)", params)
+
+    # -- checks --------------------------------------------------------------------------------
     def check(self, report):
         """Database-side errors, each given to ``report(row, key, code, message, value)``."""
-        in_scope, params = self._in_scope("u.path")
         with self.connection.cursor() as cur:
             # a CCCD held by a member outside the importer's subtree: say no more than that
-            cur.execute(
-                f"SELECT s.row_no, s.citizen_id FROM {STAGE} s JOIN members_member m ON m.citizen_id = s.citizen_id "
-                f"JOIN organizations_unit u ON u.id = m.unit_id WHERE NOT {in_scope}", params)
+            cur.execute(f"SELECT row_no, citizen_id FROM {STAGE} WHERE member_id IS NOT NULL AND in_scope = 0")
             for row_no, cid in cur.fetchall():
                 report(row_no, "citizen_id", "citizen_id_elsewhere",
                        _("The citizen ID %(cid)s is already registered for a member of another unit, outside the units "
@@ -113,23 +249,21 @@ class Staging:
             for row_no, code in cur.fetchall():
                 report(row_no, "code", "duplicate_code", _("The member code %(code)s is already used.") % {"code": code}, code)
             # a member (in scope) whose code differs from the one in the file: codes are not changed by import
-            cur.execute(
-                f"SELECT s.row_no, s.code, m.code FROM {STAGE} s JOIN members_member m ON m.citizen_id = s.citizen_id "
-                f"JOIN organizations_unit u ON u.id = m.unit_id WHERE s.code <> '' AND m.code <> s.code AND {in_scope}", params)
+            cur.execute(f"SELECT row_no, code, old_code FROM {STAGE} "
+                        f"WHERE member_id IS NOT NULL AND in_scope = 1 AND code <> '' AND old_code <> code")
             for row_no, code, existing in cur.fetchall():
                 report(row_no, "code", "code_mismatch",
                        _("The member with this citizen ID has the member code %(existing)s, not %(code)s; leave the "
                          "code empty or correct it.") % {"existing": existing, "code": code}, code)
 
     def counts(self) -> dict:
-        changed = " OR ".join(f"m.{f} {self.ne} s.{f}" for f in COMPARED_FIELDS)
         with self.connection.cursor() as cur:
             cur.execute(
                 f"SELECT COUNT(*), "
-                f"COALESCE(SUM(CASE WHEN m.id IS NULL THEN 1 ELSE 0 END), 0), "
-                f"COALESCE(SUM(CASE WHEN m.id IS NOT NULL AND ({changed}) THEN 1 ELSE 0 END), 0), "
-                f"COALESCE(SUM(CASE WHEN m.id IS NOT NULL AND m.unit_id <> s.unit_id THEN 1 ELSE 0 END), 0) "
-                f"FROM {STAGE} s LEFT JOIN members_member m ON m.citizen_id = s.citizen_id")
+                f"COALESCE(SUM(CASE WHEN member_id IS NULL THEN 1 ELSE 0 END), 0), "
+                f"COALESCE(SUM(CASE WHEN member_id IS NOT NULL AND changed = 1 THEN 1 ELSE 0 END), 0), "
+                f"COALESCE(SUM(CASE WHEN member_id IS NOT NULL AND old_unit_id <> unit_id THEN 1 ELSE 0 END), 0) "
+                f"FROM {STAGE}")
             total, new, updated, moved = (int(v or 0) for v in cur.fetchone())
         return {"created": new, "updated": updated, "unchanged": total - new - updated, "moved": moved}
 
@@ -152,59 +286,83 @@ class Staging:
         raise ImportConflict("could not find free member codes")
 
     def write(self, expected: dict, reason: str) -> set[int]:
-        """Transfer events for members moved between units, the upsert, admission events; returns the
-        units members moved out of.
+        """Transfer events for members moved between units, the new members with their admission
+        events, the updates; returns the units members moved out of.
 
         ``expected`` are the counts taken just before; a difference means the data changed
-        under the import (e.g. a member moved out of scope meanwhile) and raises ImportConflict.
+        under the import (e.g. a member moved out of scope, or the same CCCD registered
+        meanwhile) and raises ImportConflict.
         """
-        in_scope, scope_params = self._in_scope("path")
-        changed = " OR ".join(f"{'members_member'}.{f} {self.ne} {'EXCLUDED' if self.pg else 'excluded'}.{f}"
-                              for f in COMPARED_FIELDS)
-        update_set = ", ".join(f"{f} = excluded.{f}" for f in DATA_FIELDS if f != "citizen_id")
-        insert_columns = ", ".join(["code", *DATA_FIELDS, "status", "created_at", "updated_at"])
-        select_columns = ", ".join(["CASE WHEN s.code <> '' THEN s.code ELSE s.new_code END",
-                                    *(f"s.{f}" for f in DATA_FIELDS), "'active'", "%s", "%s"])
-        upsert = (
-            # rows ordered by unit: index pages of the unit indexes (and the heap) are filled in order
-            f"INSERT INTO members_member ({insert_columns}) SELECT {select_columns} FROM {STAGE} s WHERE 1 = 1 "
-            f"ORDER BY s.unit_id "
-            f"ON CONFLICT (citizen_id) DO UPDATE SET {update_set}, updated_at = excluded.updated_at "
-            f"WHERE ({changed}) AND members_member.unit_id IN (SELECT id FROM organizations_unit WHERE {in_scope})"
-        )
-        event_columns = "member_id, kind, occurred_on, from_unit_id, to_unit_id, reason, actor_id, created_at"
         moved_from: set[int] = set()
-        with self.connection.cursor() as cur:
-            if expected["moved"]:
-                cur.execute(f"SELECT DISTINCT m.unit_id FROM {STAGE} s JOIN members_member m ON m.citizen_id = s.citizen_id "
-                            f"WHERE m.unit_id <> s.unit_id")
-                moved_from = {row[0] for row in cur.fetchall()}
-                cur.execute(
-                    f"INSERT INTO members_membershipevent ({event_columns}) "
-                    f"SELECT m.id, 'transfer', %s, m.unit_id, s.unit_id, %s, %s, %s FROM {STAGE} s "
-                    f"JOIN members_member m ON m.citizen_id = s.citizen_id WHERE m.unit_id <> s.unit_id",
-                    [self.today, reason, self.actor_id, self.now])
-            if self.pg:
-                cur.execute(
-                    f"WITH up AS ({upsert} RETURNING id, unit_id, joined_on, (xmax = 0) AS inserted), "
-                    f"ev AS (INSERT INTO members_membershipevent ({event_columns}) "
-                    f"SELECT id, 'admission', joined_on, NULL, unit_id, '', %s, %s FROM up WHERE inserted RETURNING 1) "
-                    f"SELECT (SELECT COUNT(*) FROM up WHERE inserted), (SELECT COUNT(*) FROM up WHERE NOT inserted), "
-                    f"(SELECT COUNT(*) FROM ev)",
-                    [self.now, self.now, *scope_params, self.actor_id, self.now])
-                inserted, updated, events = cur.fetchone()
-            else:
-                cur.execute(f"UPDATE {STAGE} SET is_new = 1 WHERE NOT EXISTS "
-                            f"(SELECT 1 FROM members_member m WHERE m.citizen_id = {STAGE}.citizen_id)")
-                inserted = cur.rowcount
-                cur.execute(upsert, [self.now, self.now, *scope_params])
-                updated = cur.rowcount - inserted
-                cur.execute(
-                    f"INSERT INTO members_membershipevent ({event_columns}) "
-                    f"SELECT m.id, 'admission', m.joined_on, NULL, m.unit_id, '', %s, %s FROM {STAGE} s "
-                    f"JOIN members_member m ON m.citizen_id = s.citizen_id WHERE s.is_new = 1",
-                    [self.actor_id, self.now])
-                events = cur.rowcount
+        try:
+            with self.connection.cursor() as cur:
+                if expected["moved"]:
+                    moved_from = self._transfer_events(cur, reason)
+                inserted, events = self._insert_new(cur) if expected["created"] else (0, 0)
+                updated = self._update_changed(cur) if expected["updated"] else 0
+        except IntegrityError as exc:  # a CCCD or member code taken by another transaction meanwhile
+            raise ImportConflict(f"unique constraint: {exc}") from exc
         if (inserted, updated, events) != (expected["created"], expected["updated"], expected["created"]):
             raise ImportConflict(f"expected {expected}, wrote {inserted} new, {updated} updated, {events} events")
         return moved_from
+
+    _EVENT_COLUMNS = "member_id, kind, occurred_on, from_unit_id, to_unit_id, reason, actor_id, created_at"
+
+    def _transfer_events(self, cur, reason: str) -> set[int]:
+        moved = f"FROM {STAGE} WHERE member_id IS NOT NULL AND old_unit_id <> unit_id"
+        cur.execute(f"SELECT DISTINCT old_unit_id {moved}")
+        moved_from = {row[0] for row in cur.fetchall()}
+        cur.execute(f"INSERT INTO members_membershipevent ({self._EVENT_COLUMNS}) "
+                    f"SELECT member_id, 'transfer', %s, old_unit_id, unit_id, %s, %s, %s {moved}",
+                    [self.today, reason, self.actor_id, self.now])
+        return moved_from
+
+    def _insert_new(self, cur) -> tuple[int, int]:
+        """New members (no ON CONFLICT: classify() found no member with their CCCD; one registered
+        since then violates the unique constraint), each with an admission event."""
+        insert_columns = ", ".join(["code", *DATA_FIELDS, "status", "created_at", "updated_at"])
+        select_columns = ", ".join(["CASE WHEN s.code <> '' THEN s.code ELSE s.new_code END",
+                                    *(f"s.{f}" for f in DATA_FIELDS), "'active'", "%s", "%s"])
+        # rows ordered by unit: the pages of the (unit, …) indexes and of the heap are filled in order
+        insert = (f"INSERT INTO members_member ({insert_columns}) SELECT {select_columns} FROM {STAGE} s "
+                  f"WHERE s.member_id IS NULL ORDER BY s.unit_id, s.row_no")
+        if self.pg:
+            cur.execute(
+                f"WITH new AS ({insert} RETURNING id, unit_id, joined_on), "
+                f"ev AS (INSERT INTO members_membershipevent ({self._EVENT_COLUMNS}) "
+                f"SELECT id, 'admission', joined_on, NULL, unit_id, '', %s, %s FROM new RETURNING 1) "
+                f"SELECT (SELECT COUNT(*) FROM new), (SELECT COUNT(*) FROM ev)",
+                [self.now, self.now, self.actor_id, self.now])
+            inserted, events = cur.fetchone()
+            return inserted, events
+        cur.execute(insert, [self.now, self.now])
+        inserted = cur.rowcount
+        cur.execute(
+            f"INSERT INTO members_membershipevent ({self._EVENT_COLUMNS}) "
+            f"SELECT m.id, 'admission', m.joined_on, NULL, m.unit_id, '', %s, %s FROM {STAGE} s "
+            f"JOIN members_member m ON m.citizen_id = s.citizen_id WHERE s.member_id IS NULL",
+            [self.actor_id, self.now])
+        return inserted, cur.rowcount
+
+    def _update_changed(self, cur) -> int:
+        """Members whose row differs, inside the importer's subtree (both checked again on the
+        member's current row: a member changed or moved out of scope meanwhile is not written,
+        and the count then differs)."""
+        in_scope, scope_params = self._in_scope("path")
+        fields = [f for f in DATA_FIELDS if f != "citizen_id"]
+        if self.pg:
+            changed = " OR ".join(f"m.{f} IS DISTINCT FROM s.{f}" for f in COMPARED_FIELDS)
+            cur.execute(
+                f"UPDATE members_member m SET {', '.join(f'{f} = s.{f}' for f in fields)}, updated_at = %s "
+                f"FROM {STAGE} s WHERE s.member_id = m.id AND s.changed = 1 AND m.citizen_id = s.citizen_id "
+                f"AND ({changed}) AND m.unit_id IN (SELECT id FROM organizations_unit WHERE {in_scope})",
+                [self.now, *scope_params])
+            return cur.rowcount
+        changed = " OR ".join(f"members_member.{f} IS NOT s.{f}" for f in COMPARED_FIELDS)
+        staged = f"FROM {STAGE} s WHERE s.member_id = members_member.id AND s.changed = 1 AND s.citizen_id = members_member.citizen_id"
+        cur.execute(
+            f"UPDATE members_member SET ({', '.join(fields)}, updated_at) = (SELECT {', '.join(f's.{f}' for f in fields)}, %s "
+            f"{staged}) WHERE EXISTS (SELECT 1 {staged} AND ({changed})) "
+            f"AND unit_id IN (SELECT id FROM organizations_unit WHERE {in_scope})",
+            [self.now, *scope_params])
+        return cur.rowcount

@@ -269,3 +269,117 @@ def test_dashboard_counts_follow_the_import(personas, run):
     counted = dict(UnitStat.objects.filter(status="active").values_list("unit_id", "members"))
     assert counted[personas.grassroots_a2.pk] == Member.objects.filter(unit=personas.grassroots_a2, status="active").count() == 2
     assert counted[personas.sub_union_a.pk] == 1
+
+
+def test_text_with_tabs_backslashes_and_line_breaks_is_stored_as_written(personas, run):
+    """Staged rows travel to PostgreSQL in COPY's text format: such cells must be escaped, not split."""
+    row = member_row(occupation="Thợ\tmay \\ cắt", qualification="Kế toán\\N", union_position="Tổ trưởng\r\ntổ 2")
+    job = run(personas.province_a_chair, personas.province_a, xlsx_bytes([row]))
+    assert job.status == ImportStatus.DONE, job.errors
+    member = Member.objects.get(citizen_id="025191000001")
+    assert (member.occupation, member.qualification, member.union_position) == ("Thợ\tmay \\ cắt", "Kế toán\\N",
+                                                                                "Tổ trưởng\r\ntổ 2")
+
+
+def test_copy_rows_writes_copy_text_format():
+    from congdoan.imports.staging import copy_rows
+
+    day = datetime.date(1990, 1, 2)
+    plain = (2, "025191000001", "", "DV0000000001", "Lê Văn A", "le van a", day, "male", "Kinh", "", "", "", "09", "", "",
+             "", day, 7)
+    odd = (3, "025191000002", "X", "", "B\tC", "b c", None, "", "a\\b", "x\ny", "", "", "", "", "", "r\r", None, None)
+    assert copy_rows([plain, odd]) == (
+        "2\t025191000001\t\tDV0000000001\tLê Văn A\tle van a\t1990-01-02\tmale\tKinh\t\t\t\t09\t\t\t\t1990-01-02\t7\n"
+        "3\t025191000002\tX\t\tB\\tC\tb c\t\\N\t\ta\\\\b\tx\\ny\t\t\t\t\t\tr\\r\t\\N\t\\N\n").encode()
+
+
+def test_a_citizen_id_registered_during_the_import_is_a_conflict(personas, run, monkeypatch):
+    """Between matching a chunk by CCCD and inserting it, another transaction registers one of its CCCDs:
+    the unique constraint stops the insert, the import ends in a conflict and nothing is written."""
+    from congdoan.core.testing import make_member
+    from congdoan.imports import staging
+
+    actor = personas.province_a_chair
+    checked = run(actor, personas.province_a, xlsx_bytes(three_rows()), confirm=False)
+    classify = staging.Staging.classify
+
+    def classify_then_someone_registers(self):
+        classify(self)
+        other = make_member(personas.grassroots_a2, full_name="Người Khác", dob=datetime.date(1990, 1, 1),
+                            joined_on=datetime.date(2020, 1, 1))
+        Member.objects.filter(pk=other.pk).update(citizen_id="025090000002")
+
+    monkeypatch.setattr(staging.Staging, "classify", classify_then_someone_registers)
+    before = Member.objects.count(), MembershipEvent.objects.count()
+    job = services.import_job_run(job_pk=services.import_job_confirm(actor=actor, job=checked).pk)
+    assert job.status == ImportStatus.INVALID and [e["code"] for e in job.errors] == ["conflict"]
+    assert (Member.objects.count(), MembershipEvent.objects.count()) == before
+
+
+def _member_indexes():
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+                    "WHERE indrelid IN ('members_member'::regclass, 'members_membershipevent'::regclass) ORDER BY 1")
+        return cur.fetchall()
+
+
+@pytest.fixture
+def initial_load(settings):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the initial-load mode is PostgreSQL only")
+    settings.IMPORT_INITIAL_LOAD = True
+    settings.IMPORT_INITIAL_LOAD_MIN_ROWS = 1
+    settings.IMPORT_INITIAL_LOAD_LOCK_MS = 300
+    return settings
+
+
+def test_an_initial_load_builds_the_indexes_again(personas, run, initial_load, monkeypatch):
+    from congdoan.imports import staging
+
+    began = []
+    bulk_begin = staging.Staging.bulk_begin
+    monkeypatch.setattr(staging.Staging, "bulk_begin", lambda self, *a: began.append(bulk_begin(self, *a)) or began[-1])
+    indexes = _member_indexes()
+    rows = three_rows() + [member_row(name="Hà Văn Bốn", gender="Nam", dob="01/01/1985", cid="025085000004", unit="PA-G2")]
+    job = run(personas.province_a_chair, personas.province_a, xlsx_bytes(rows))  # 4 new members, 3 in the table
+    assert job.status == ImportStatus.DONE and job.created_count == 4, job.errors
+    assert began == [True]
+    assert _member_indexes() == indexes  # the same names and definitions
+    assert MembershipEvent.objects.filter(member__citizen_id="025085000004", kind=EventKind.ADMISSION).count() == 1
+    assert Member.objects.filter(full_name__contains="Bốn", name_normalized="ha van bon").exists()
+
+
+def test_an_initial_load_that_fails_keeps_the_indexes(personas, run, initial_load, monkeypatch):
+    from congdoan.imports import staging
+
+    indexes = _member_indexes()
+    actor = personas.province_a_chair
+    checked = run(actor, personas.province_a, xlsx_bytes(three_rows()), confirm=False)
+    monkeypatch.setattr(staging.Staging, "counts", lambda self: {"created": 99, "updated": 0, "unchanged": 0, "moved": 0})
+    before = Member.objects.count()
+    job = services.import_job_run(job_pk=services.import_job_confirm(actor=actor, job=checked).pk)
+    assert job.status == ImportStatus.INVALID and [e["code"] for e in job.errors] == ["conflict"]
+    assert Member.objects.count() == before and _member_indexes() == indexes
+
+
+def test_an_initial_load_does_not_wait_for_busy_member_tables(personas, run, initial_load, monkeypatch):
+    """Another transaction reads members: the import does not take the tables, it imports row by row."""
+    import psycopg
+    from django.db import connection
+
+    from congdoan.imports import staging
+
+    began = []
+    bulk_begin = staging.Staging.bulk_begin
+    monkeypatch.setattr(staging.Staging, "bulk_begin", lambda self, *a: began.append(bulk_begin(self, *a)) or began[-1])
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None), params.pop("context", None), params.pop("prepare_threshold", None)
+    with psycopg.connect(**params) as other:
+        other.execute("LOCK TABLE members_member IN ACCESS SHARE MODE")
+        job = run(personas.province_a_chair, personas.province_a, xlsx_bytes(three_rows()))
+    assert job.status == ImportStatus.DONE and job.created_count == 3, job.errors
+    assert began == [False]
