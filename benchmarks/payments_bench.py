@@ -6,10 +6,11 @@ BENCH_PAY_MEMBERS members (default 200,000); a Vietcombank-layout CSV statement 
 60 % union fee (tax code in the note), 30 % dues (member code in the note), 10 % notes that match
 nobody, each behind the bank's own prefix ("MBVCB.8812345678.123456."). Then, through the same
 service the background task calls:
-  - the import: read + check + match + stage, then write lines and allocations in one transaction;
-  - posting the receipts to the ledger (only when congdoan.finance provides receipt_post);
-  - the same statement again (every line already imported: nothing changes).
-Prints `name: value unit` lines, with the stage breakdown. PAYMENTS_BENCH_SETTINGS picks the
+  - the import: read + check + match + stage, write lines and allocations, post every matched line to
+    the ledger as a receipt in bulk (finance.bulk), all in one transaction, committed with its deferred checks;
+  - the same statement again (every line already imported: nothing changes, nothing posted).
+Prints `name: value unit` lines, with the stage breakdown and the machine's load average (the machine
+is shared: wall times move with the other load). PAYMENTS_BENCH_SETTINGS picks the
 settings module (default congdoan.settings).
 """
 
@@ -122,6 +123,7 @@ def worker(path: str):
     from django.core.files import File
 
     def run_once(label):
+        load_before = os.getloadavg()
         started = time.perf_counter()
         job = services.statement_import_create(actor=user, account=account, upload=File(open(path, "rb"), name=os.path.basename(path)),
                                                fmt="table")
@@ -134,8 +136,15 @@ def worker(path: str):
               f"parsed in a second thread meanwhile)")
         print(f"{label}_match_seconds: {t.get('match_seconds', 0):.1f} s (normalize, find keys, look them up, decide)")
         print(f"{label}_write_seconds: {t.get('write_seconds', 0):.1f} s (stage, check, insert lines and allocations)")
-        print(f"{label}_commit_seconds: {t.get('commit_seconds', 0):.1f} s")
-        print(f"{label}_post_seconds: {t.get('post_seconds', 0):.1f} s (posted {job.posted_count})")
+        print(f"{label}_post_seconds: {t.get('post_seconds', 0):.1f} s (posted {job.posted_count} receipts in bulk, inside the "
+              f"import's transaction)")
+        for stage, what in (("stage", "allocations staged"), ("prepare", "units, rules, accounts"),
+                            ("decide", "decisions and splits, one CREATE TABLE AS"), ("transactions", "INSERT transactions"),
+                            ("entries", "INSERT entries"), ("receipts", "INSERT receipts")):
+            if f"post_{stage}_seconds" in t:
+                print(f"{label}_post_{stage}_seconds: {t[f'post_{stage}_seconds']:.1f} s ({what})")
+        print(f"{label}_commit_seconds: {t.get('commit_seconds', 0):.1f} s (deferred checks: foreign keys, ledger balance)")
+        print(f"{label}_load_average: {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after ({os.cpu_count()} cores)")
         print(f"{label}_counts: new {job.new_count}, already imported {job.known_count}, matched {job.matched_count}, "
               f"queued {job.queued_count}")
         return job, total
@@ -152,9 +161,43 @@ def worker(path: str):
     else:
         job, total = run_once("pay_import")
     print(f"pay_ledger_wired: {'yes' if ledger.available() else 'no (receipt_post not found: posting deferred)'}")
-    print(f"pay_import_under_60s: {'yes' if total < 60 else 'no'}")
-    print(f"pay_lines_in_db: {BankTransaction.objects.count()} lines, {Allocation.objects.count()} allocations")
+    print(f"pay_import_under_60s: {'yes' if total < 60 else 'no'} (imported, matched and posted)")
+    print(f"pay_lines_in_db: {BankTransaction.objects.count()} lines, {Allocation.objects.count()} allocations, "
+          f"{Allocation.objects.filter(posted_at__isnull=True).count()} unposted")
+    from congdoan.finance.models import Entry, Receipt, Transaction
+
+    print(f"pay_ledger_in_db: {Transaction.objects.count()} transactions, {Entry.objects.count()} entries, "
+          f"{Receipt.objects.count()} receipts")
+    if ledger.available():
+        one_by_one(user, int(os.environ.get("BENCH_ONE_BY_ONE", "1000")))
     run_once("pay_reimport")
+
+
+def one_by_one(user, count: int):
+    """For comparison, in the same conditions: receipts posted the way they were before the bulk form, one
+    ``receipt_post`` per receipt, each in its own transaction (committed with its deferred checks)."""
+    from django.db import transaction
+
+    from congdoan.finance.services import receipt_post
+    from congdoan.payments.models import Allocation
+
+    sample = list(Allocation.objects.select_related("unit").order_by("pk")[:count])
+    if not sample:
+        return
+    started = time.perf_counter()
+    for i, allocation in enumerate(sample):
+        with transaction.atomic():
+            receipt_post(actor=user, unit=allocation.unit, source=allocation.source, payer_reference=ledger_reference(allocation),
+                         amount=allocation.amount, paid_on=allocation.paid_on, external_id=f"bench:one:{i}", period=allocation.period)
+    each = (time.perf_counter() - started) / len(sample)
+    print(f"pay_one_by_one_ms: {each * 1000:.1f} ms per receipt ({len(sample)} receipts through receipt_post, one transaction "
+          f"each; 900,042 would take {each * 900_042 / 3600:.1f} h)")
+
+
+def ledger_reference(allocation) -> str:
+    from congdoan.payments import ledger
+
+    return ledger.reference_for(allocation.payer_kind, allocation.member_id or allocation.unit_id)
 
 
 if __name__ == "__main__":

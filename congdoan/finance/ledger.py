@@ -54,6 +54,50 @@ def _month(value, field: str) -> datetime.date:
 
 
 
+def refusal(reason: str, **params) -> FinanceError:
+    """The ledger's refusal of a posting, with its one message: ``receipt_post``, ``_post`` and the bulk path
+    (``bulk.receipts_post_bulk``) say no in the same words. ``reason`` is the error code, or one of the
+    variants "books_dissolved", "transaction_date_required", "payer_mismatch_employer" and
+    "payer_mismatch_member" (codes unit_dissolved, date_required and payer_mismatch)."""
+    if reason == "external_id_conflict":
+        return FinanceError(_("The reference %(id)s was already posted with other figures.") % {"id": params["id"]},
+                            code="external_id_conflict")
+    if reason == "external_id_required":
+        return FinanceError(_("A receipt needs the identifier of the payment."), code="external_id_required")
+    if reason == "amount_not_positive":
+        return FinanceError(_("The amount must be a whole number of đồng greater than zero."), code="amount_not_positive",
+                            field="amount")
+    if reason == "source_unknown":
+        return FinanceError(_("Unknown source of money."), code="source_unknown", field="source")
+    if reason == "date_required":
+        return FinanceError(_("Give the date of the payment."), code="date_required", field="paid_on")
+    if reason == "transaction_date_required":
+        return FinanceError(_("Give the date of the transaction."), code="date_required", field="date")
+    if reason == "not_grassroots":
+        return FinanceError(_("Union fees and dues are received by a grassroots union; %(unit)s is not one.") % {
+            "unit": params["unit"]}, code="not_grassroots", field="unit")
+    if reason == "unit_dissolved":
+        return FinanceError(_("%(unit)s is dissolved or merged: a payment to it cannot be recorded.") % {"unit": params["unit"]},
+                            code="unit_dissolved", field="unit")
+    if reason == "books_dissolved":
+        return FinanceError(_("%(unit)s is dissolved or merged: nothing can be posted in its books.") % {"unit": params["unit"]},
+                            code="unit_dissolved", field="unit")
+    if reason == "payer_mismatch_employer":
+        return FinanceError(_("The reference %(ref)s belongs to another employer.") % {"ref": params["ref"]}, code="payer_mismatch")
+    if reason == "payer_mismatch_member":
+        return FinanceError(_("The reference %(ref)s belongs to a member of another union.") % {"ref": params["ref"]},
+                            code="payer_mismatch")
+    if reason == "no_share_rule":
+        return FinanceError(_("No rule sets the shares of %(source)s on %(date)s.") % {
+            "source": Source(params["source"]).label, "date": params["date"].strftime("%d/%m/%Y")}, code="no_share_rule")
+    if reason == "future_date":
+        return FinanceError(_("A transaction cannot be dated in the future."), code="future_date", field="date")
+    if reason == "period_closed":
+        return FinanceError(_("The month %(month)s is closed in the books of %(unit)s: post it in an open month.") % {
+            "month": _month_text(params["month"]), "unit": params["unit"]}, code="period_closed", field="date")
+    raise ValueError(f"unknown refusal {reason!r}")
+
+
 @dataclass
 class Line:
     """One line to post: ``debit`` or ``credit`` (đồng) of the account ``account`` (an AccountCode)
@@ -131,8 +175,7 @@ def _existing(external_id, *, unit, date, kind, amount) -> Transaction | None:
     if found is None:
         return None
     if (found.unit_id, found.date, found.kind, found.amount) != (unit.pk, date, kind, amount):
-        raise FinanceError(_("The reference %(id)s was already posted with other figures.") % {"id": external_id},
-                           code="external_id_conflict")
+        raise refusal("external_id_conflict", id=external_id)
     return found
 
 
@@ -140,9 +183,9 @@ def _post(*, actor, unit: Unit, date: datetime.date, lines: list[Line], memo: st
           reverses: Transaction | None = None, checked_new: bool = False) -> Transaction:
     """Post balanced lines (already checked for scope); inside the caller's transaction."""
     if not isinstance(date, datetime.date) or isinstance(date, datetime.datetime):
-        raise FinanceError(_("Give the date of the transaction."), code="date_required", field="date")
+        raise refusal("transaction_date_required")
     if date > timezone.localdate():
-        raise FinanceError(_("A transaction cannot be dated in the future."), code="future_date", field="date")
+        raise refusal("future_date")
     total = _check_lines(lines)
     existing = None if checked_new else _existing(external_id, unit=unit, date=date, kind=kind, amount=total)
     if existing:
@@ -152,13 +195,11 @@ def _post(*, actor, unit: Unit, date: datetime.date, lines: list[Line], memo: st
     _lock_units(units)
     for touched in units.values():
         if not touched.is_active:
-            raise FinanceError(_("%(unit)s is dissolved or merged: nothing can be posted in its books.") % {"unit": touched},
-                               code="unit_dissolved", field="unit")
+            raise refusal("books_dissolved", unit=touched)
     month = month_start(date)
     closed = next(iter(Period.objects.filter(unit_id__in=list(units), month=month).values_list("unit_id", flat=True).order_by()[:1]), None)
     if closed:
-        raise FinanceError(_("The month %(month)s is closed in the books of %(unit)s: post it in an open month.") % {
-            "month": _month_text(month), "unit": units[closed]}, code="period_closed", field="date")
+        raise refusal("period_closed", month=month, unit=units[closed])
     accounts = _accounts((line.unit.pk, line.account) for line in lines)
     txn = Transaction(unit=unit, date=date, kind=kind, memo=(memo or "")[:255], external_id=external_id or None,
                       reverses=reverses, amount=total, created_by=actor if getattr(actor, "pk", None) else None)
@@ -237,20 +278,26 @@ def split_weights(*, source: str, shares: dict[str, int], own_rate_bp: int = 0, 
 def receipt_split(amount: int, weights: list[tuple[str, int]], units: dict[str, Unit]) -> dict[int, int]:
     """{unit id: part} of a receipt: the weights of levels missing above the union pass to the next level
     up (a grassroots union directly under a province: the province takes the upper-grassroots share)."""
+    merged = merge_missing_levels(weights, set(units))
+    return largest_remainder(amount, [(units[level].pk, weight) for level, weight in merged])
+
+
+def merge_missing_levels(weights: list[tuple[str, int]], present: set[str]) -> list[tuple[str, int]]:
+    """[(level, weight)] of the levels present, grassroots first: the weight of a level missing above the
+    union is carried to the next level up that is present (to the last one when none is above it)."""
     merged: list[list] = []
     carried = 0
     for level, weight in weights:
-        unit = units.get(level)
-        if unit is None:
+        if level not in present:
             carried += weight
             continue
-        merged.append([unit.pk, weight + carried])
+        merged.append([level, weight + carried])
         carried = 0
     if carried:
         if not merged:
             raise FinanceError(_("No unit can take the shares of this receipt."), code="no_share_unit")
         merged[-1][1] += carried
-    return largest_remainder(amount, [(pk, w) for pk, w in merged])
+    return [(level, weight) for level, weight in merged]
 
 
 def _payer(reference: str, source: str, book: Unit):
@@ -263,11 +310,11 @@ def _payer(reference: str, source: str, book: Unit):
     kind, payer_id = parsed
     if kind == PayerKind.EMPLOYER:
         if payer_id != book.pk:
-            raise FinanceError(_("The reference %(ref)s belongs to another employer.") % {"ref": reference}, code="payer_mismatch")
+            raise refusal("payer_mismatch_employer", ref=reference)
         return kind, None
     member = Member.objects.select_related("unit").filter(pk=payer_id).first()
     if member is None or not member.unit.path.startswith(book.path):
-        raise FinanceError(_("The reference %(ref)s belongs to a member of another union.") % {"ref": reference}, code="payer_mismatch")
+        raise refusal("payer_mismatch_member", ref=reference)
     return kind, member
 
 
@@ -287,32 +334,28 @@ def receipt_post(*, actor, unit: Unit, source: str, payer_reference: str, amount
         if external_id else None
     if existing is not None:
         if existing.amount != amount or existing.source != source:
-            raise FinanceError(_("The reference %(id)s was already posted with other figures.") % {"id": external_id},
-                               code="external_id_conflict")
+            raise refusal("external_id_conflict", id=external_id)
         return existing.transaction
     if not external_id:
-        raise FinanceError(_("A receipt needs the identifier of the payment."), code="external_id_required")
+        raise refusal("external_id_required")
     if not _is_int(amount) or amount <= 0:
-        raise FinanceError(_("The amount must be a whole number of đồng greater than zero."), code="amount_not_positive", field="amount")
+        raise refusal("amount_not_positive")
     if source not in Source.values:
-        raise FinanceError(_("Unknown source of money."), code="source_unknown", field="source")
+        raise refusal("source_unknown")
     if not isinstance(paid_on, datetime.date):
-        raise FinanceError(_("Give the date of the payment."), code="date_required", field="paid_on")
+        raise refusal("date_required")
     unit = Unit.objects.get(pk=unit.pk)
     book = selectors.book_unit_of(unit)
     if book.level != Level.GRASSROOTS:
-        raise FinanceError(_("Union fees and dues are received by a grassroots union; %(unit)s is not one.") % {"unit": book},
-                           code="not_grassroots", field="unit")
+        raise refusal("not_grassroots", unit=book)
     if not unit.is_active or not book.is_active:
-        raise FinanceError(_("%(unit)s is dissolved or merged: a payment to it cannot be recorded.") % {"unit": unit},
-                           code="unit_dissolved", field="unit")
+        raise refusal("unit_dissolved", unit=unit)
     _require(actor, book.path)
     payer_kind, member = _payer(payer_reference, source, book)
     rules = RuleBook()
     shares = rules.shares(source, paid_on)
     if not shares.get(Level.GRASSROOTS):
-        raise FinanceError(_("No rule sets the shares of %(source)s on %(date)s.") % {
-            "source": Source(source).label, "date": paid_on.strftime("%d/%m/%Y")}, code="no_share_rule")
+        raise refusal("no_share_rule", source=source, date=paid_on)
     own = general = 0
     if source == Source.DUES:
         own = unit_rate_on(unit_rates([book.pk]), book.pk, month_start(paid_on))

@@ -1,5 +1,5 @@
-"""The statement import pipeline: upload, background import (read, check, match, write, all or
-nothing), then posting the matched receipts to the ledger. See docs/payments.md."""
+"""The statement import pipeline: upload, background import (read, check, match, write, post the
+matched receipts to the ledger: all or nothing, in one transaction). See docs/payments.md."""
 
 import datetime
 import gc
@@ -12,7 +12,7 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -111,17 +111,11 @@ def statement_import_run(*, job_pk: int) -> StatementImport:
         finally:
             progress.close()
     outcome["timings"] = {**outcome.get("timings", {}), "import_seconds": round(time.monotonic() - started, 3)}
-    if outcome["status"] == ImportStatus.DONE and outcome.get("matched_count"):
-        outcome["status"], outcome["phase"] = ImportStatus.POSTING, Phase.POSTING
-    else:
-        outcome.setdefault("phase", Phase.FINISHED)
-        outcome["finished_at"] = timezone.now()
+    outcome.setdefault("phase", Phase.FINISHED)
+    outcome["finished_at"] = timezone.now()
     for name, value in outcome.items():
         setattr(job, name, value)
     job.save(update_fields=list(outcome))
-    if job.status == ImportStatus.POSTING:
-        statement_import_post(job_pk=job.pk)
-        job.refresh_from_db()
     return job
 
 
@@ -238,14 +232,21 @@ def _import(job: StatementImport, progress: Progress) -> dict:
             base = {"rows_total": rows_read, "rows_done": rows_read, "debit_count": statement.debit_count, "timings": timings}
             if errors.count:
                 raise _Rollback()
+            posted = {"posted": 0, "refused": 0}
+            if totals["matched"]:
+                progress.update(force=True, phase=Phase.POSTING)
+                t = time.monotonic()
+                posted = _post_job(job=job, actor=importer, now=now, new_lines=totals["new"])
+                timings.update(post_seconds=round(time.monotonic() - t, 3), **posted.pop("timings", {}))
             audit_record(actor=importer, action="payments.statement_imported", obj=job, unit_path=account.unit.path, changes={
                 "file": job.original_name, "file_sha256": job.file_sha256, "lines": rows_read, "new": totals["new"],
-                "already_imported": totals["known"], "matched": totals["matched"], "queued": totals["queued"]})
+                "already_imported": totals["known"], "matched": totals["matched"], "queued": totals["queued"],
+                "posted": posted["posted"], "sent_back": posted["refused"]})
             t = time.monotonic()
         timings["commit_seconds"] = round(time.monotonic() - t, 3)
         return {**base, "status": ImportStatus.DONE, "new_count": totals["new"], "known_count": totals["known"],
                 "matched_count": totals["matched"], "queued_count": totals["queued"], "credit_total": totals["credit_total"],
-                "error_count": 0, "errors": []}
+                "posted_count": posted["posted"], "error_count": 0, "errors": []}
     except _Rollback:
         return {**base, "status": ImportStatus.INVALID, "error_count": errors.count, "errors": errors.sorted_items()}
     except IntegrityError:
@@ -340,69 +341,125 @@ def _date_text(value) -> str:
 
 
 # -- posting to the ledger ------------------------------------------------------------------------
+def _post_job(*, job: StatementImport, actor, now, new_lines: int = 0) -> dict:
+    """Post the receipts of the lines this import matched, all at once, inside the import's transaction
+    (the statement and its receipts are written together or not at all). A receipt the ledger refuses
+    (an upper level's closed month, a dissolved union…) sends its line back to the queue with the ledger's
+    reason, as when receipts were posted one by one. While the ledger is not available the allocations
+    wait for the periodic task."""
+    if connection.vendor == "postgresql" and new_lines >= ANALYZE_AFTER:
+        # the planner's statistics still describe the tables before this import: with them it finds the job's
+        # allocations by one index probe per line into every unposted allocation (quadratic); refresh them
+        with connection.cursor() as cur:
+            cur.execute(f"ANALYZE {BankTransaction._meta.db_table}, {Allocation._meta.db_table}")
+    allocations = Allocation.objects.filter(transaction__statement_import_id=job.pk, transaction__bank_account_id=job.bank_account_id,
+                                            posted_at__isnull=True)
+    return _post(actor=actor, allocations=allocations, now=now)
+
+
+#: new lines from which an import refreshes the planner's statistics before posting (PostgreSQL)
+ANALYZE_AFTER = 10_000
+
+
+def _post(*, actor, allocations, now, batch_ids=None) -> dict:
+    """Post ``allocations`` (a queryset) in bulk, send the refused lines back, mark the rest posted."""
+    try:
+        result = ledger.post_allocations(actor=actor, allocations=allocations)
+    except ledger.LedgerUnavailable:
+        return {"posted": 0, "refused": 0, "unavailable": True}
+    refused = result["refused"]
+    _send_back_many(actor=actor, refused=refused, batch_ids=batch_ids)
+    ids = list(refused)
+    unposted = [pk for start in range(0, len(ids), POST_BATCH)  # refused and kept: a cash receipt, a line partly posted
+                for pk in Allocation.objects.filter(pk__in=ids[start:start + POST_BATCH]).values_list("pk", flat=True)]
+    allocations.exclude(pk__in=unposted).update(posted_at=now)
+    return {"posted": result["posted"] + result["existing"], "refused": len(refused), "unavailable": False,
+            "timings": {f"post_{name}": value for name, value in result.get("timings", {}).items()}}
+
+
 def statement_import_post(*, job_pk: int) -> StatementImport:
-    """Post the receipts of a job's automatically matched lines (each on its own, idempotent)."""
+    """Post what is still unposted of a job's matched lines (the ledger was not available when it ran)."""
     job = StatementImport.objects.select_related("importer").get(pk=job_pk)
     started = time.monotonic()
-    ids = [] if not ledger.available() else list(Allocation.objects.filter(transaction__statement_import_id=job.pk, transaction__bank_account_id=job.bank_account_id,
-                                         posted_at__isnull=True).values_list("pk", flat=True))
-    progress = Progress(StatementImport, job.pk)
-    posted = 0
-    try:
-        for start in range(0, len(ids), 500):
-            result = allocations_post(actor=job.importer, allocation_ids=ids[start:start + 500])
-            posted += result["posted"]
-            if result["unavailable"]:
-                break
-            progress.update(rows_done=min(len(ids), start + 500), rows_total=len(ids))
-    finally:
-        progress.close()
+    with transaction.atomic():
+        result = _post_job(job=job, actor=job.importer, now=timezone.now())
     timings = {**job.timings, "post_seconds": round(time.monotonic() - started, 3)}
     StatementImport.objects.filter(pk=job.pk).update(
-        status=ImportStatus.DONE, phase=Phase.FINISHED, posted_count=job.posted_count + posted, finished_at=timezone.now(),
+        status=ImportStatus.DONE, phase=Phase.FINISHED, posted_count=job.posted_count + result["posted"], finished_at=timezone.now(),
         timings=timings, rows_done=job.rows_total)
     job.refresh_from_db()
     return job
 
 
+#: allocations posted per database transaction outside an import (the periodic task, a retry)
+POST_BATCH = 5000
+
+
 def allocations_post(*, actor, allocation_ids) -> dict:
-    """Post allocations as receipts, one transaction each. A receipt the ledger refuses (closed
-    month, dissolved unit) sends its bank line back to the queue with the ledger's reason.
+    """Post allocations as receipts, in bulk, a batch per transaction. A receipt the ledger refuses (closed
+    month, dissolved union) sends its bank line back to the queue with the ledger's reason.
     Returns counts; stops early when the ledger is not available."""
+    ids = list(allocation_ids)
     posted = refused = 0
-    for allocation in Allocation.objects.filter(pk__in=list(allocation_ids), posted_at__isnull=True).select_related("unit"):
-        try:
-            with transaction.atomic():
-                ledger.post_receipt(actor=actor, allocation=allocation)
-                Allocation.objects.filter(pk=allocation.pk).update(posted_at=timezone.now())
-            posted += 1
-        except ledger.LedgerUnavailable:
+    for start in range(0, len(ids), POST_BATCH):
+        batch = ids[start:start + POST_BATCH]
+        with transaction.atomic():
+            result = _post(actor=actor, allocations=Allocation.objects.filter(pk__in=batch, posted_at__isnull=True),
+                           now=timezone.now(), batch_ids=set(batch))
+        if result["unavailable"]:
             return {"posted": posted, "refused": refused, "unavailable": True}
-        except DomainError as exc:
-            refused += 1
-            if allocation.transaction_id:
-                _send_back(actor=actor, allocation=allocation, exc=exc)
-            else:
-                log.warning("cash receipt allocation %s refused by the ledger: %s", allocation.pk, exc.code)
+        posted += result["posted"]
+        refused += result["refused"]
     return {"posted": posted, "refused": refused, "unavailable": False}
 
 
-@transaction.atomic
-def _send_back(*, actor, allocation: Allocation, exc: DomainError) -> None:
-    line = BankTransaction.objects.select_for_update().select_related("bank_account__unit").get(pk=allocation.transaction_id)
-    if line.allocations.filter(posted_at__isnull=False).exists():
-        log.warning("line %s partly posted; allocation %s refused: %s", line.pk, allocation.pk, exc.code)
+def _send_back_many(*, actor, refused: dict, batch_ids=None) -> None:
+    """Send the bank lines of refused allocations back to the queue with the ledger's reason (in the
+    caller's transaction). A line keeps its match when another of its allocations is posted (before, or
+    in this batch: ``batch_ids`` less the refused); cash receipts have no queue: logged."""
+    if not refused:
         return
-    reason = QueueReason.CLOSED_MONTH if "closed" in exc.code else (
-        QueueReason.UNIT_DISSOLVED if "dissolved" in exc.code or "inactive" in exc.code else QueueReason.POSTING_FAILED)
-    line.allocations.all().delete()  # never posted: the ledger holds nothing of them
-    line.status, line.reason, line.reason_detail = LineStatus.UNMATCHED, reason, str(exc.message)[:255]
-    line.suggested_kind = allocation.payer_kind
-    line.suggested_id = allocation.member_id if allocation.payer_kind == PayerKind.MEMBER else allocation.unit_id
-    line.matched_by, line.decided_at = "", None
-    line.save(update_fields=["status", "reason", "reason_detail", "suggested_kind", "suggested_id", "matched_by", "decided_at"])
-    audit_record(actor=actor, action="payments.line_requeued", obj=line, unit_path=line.bank_account.unit.path,
-                 changes={"reason": [None, reason], "ledger_code": exc.code})
+    allocations = {}
+    for start in range(0, len(refused), POST_BATCH):
+        allocations.update(Allocation.objects.in_bulk(list(refused)[start:start + POST_BATCH]))
+    first_of_line: dict[int, tuple[Allocation, DomainError]] = {}
+    for pk in sorted(allocations):
+        allocation, exc = allocations[pk], refused[pk]
+        if allocation.transaction_id:
+            first_of_line.setdefault(allocation.transaction_id, (allocation, exc))
+        else:
+            log.warning("cash receipt allocation %s refused by the ledger: %s", pk, exc.code)
+    line_ids = sorted(first_of_line)
+    kept = set()
+    for start in range(0, len(line_ids), POST_BATCH):
+        siblings = Allocation.objects.filter(transaction_id__in=line_ids[start:start + POST_BATCH]).values_list(
+            "pk", "transaction_id", "posted_at")
+        for pk, line_id, posted_at in siblings:
+            if pk not in refused and (posted_at is not None or (batch_ids is not None and pk in batch_ids)):
+                kept.add(line_id)
+    for line_id in kept:
+        allocation, exc = first_of_line.pop(line_id)
+        log.warning("line %s partly posted; allocation %s refused: %s", line_id, allocation.pk, exc.code)
+    lines = []
+    for start in range(0, len(line_ids), POST_BATCH):
+        chunk = [pk for pk in line_ids[start:start + POST_BATCH] if pk in first_of_line]
+        lines += BankTransaction.objects.select_for_update().select_related("bank_account__unit").filter(pk__in=chunk).order_by("pk")
+    if not lines:
+        return
+    for start in range(0, len(lines), POST_BATCH):
+        Allocation.objects.filter(transaction_id__in=[line.pk for line in lines[start:start + POST_BATCH]]).delete()  # never posted
+    for line in lines:
+        allocation, exc = first_of_line[line.pk]
+        reason = QueueReason.CLOSED_MONTH if "closed" in exc.code else (
+            QueueReason.UNIT_DISSOLVED if "dissolved" in exc.code or "inactive" in exc.code else QueueReason.POSTING_FAILED)
+        line.status, line.reason, line.reason_detail = LineStatus.UNMATCHED, reason, str(exc.message)[:255]
+        line.suggested_kind = allocation.payer_kind
+        line.suggested_id = allocation.member_id if allocation.payer_kind == PayerKind.MEMBER else allocation.unit_id
+        line.matched_by, line.decided_at = "", None
+        audit_record(actor=actor, action="payments.line_requeued", obj=line, unit_path=line.bank_account.unit.path,
+                     changes={"reason": [None, reason], "ledger_code": exc.code})
+    BankTransaction.objects.bulk_update(lines, ["status", "reason", "reason_detail", "suggested_kind", "suggested_id", "matched_by",
+                                                "decided_at"], batch_size=1000)
 
 
 def pending_post(*, limit: int = 5000) -> dict:

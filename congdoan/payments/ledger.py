@@ -11,6 +11,8 @@ import importlib
 import logging
 
 from django.apps import apps
+from django.db.models import Case, CharField, F, Value, When
+from django.db.models.functions import Cast, Coalesce, Concat
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,35 @@ def post_receipt(*, actor, allocation) -> None:
                  payer_reference=reference_for(allocation.payer_kind, allocation.member_id or allocation.unit_id),
                  amount=allocation.amount, paid_on=allocation.paid_on, external_id=allocation.external_id,
                  period=allocation.period)
+
+
+#: what finance.bulk reads of each allocation, in its order (finance.bulk.QUERY_COLUMNS)
+QUERY_NAMES = ("receipt_key", "receipt_external_id", "unit_id", "source", "amount", "paid_on", "period", "payer_kind", "payer_id")
+
+
+def post_allocations(*, actor, allocations) -> dict:
+    """Post allocations (a queryset) as receipts all at once, each as ``post_receipt`` posts it: idempotent
+    by its external id, split by the shares in force on its date. Returns {"posted": receipts written,
+    "existing": posted before, "refused": {allocation id: DomainError}, "timings": {…}}; a payer outside
+    the actor's units is refused (code ``out_of_scope``). Runs in the caller's transaction."""
+    bulk = _finance("bulk", "receipts_post_bulk")
+    if bulk is None:
+        raise LedgerUnavailable()
+
+    def external_id(prefix: str, payment: str):  # Allocation.external_id, in SQL
+        return Concat(Value(prefix), Cast(payment, CharField()), Value(":"), Cast("part", CharField()), output_field=CharField())
+
+    rows = allocations.order_by().annotate(
+        receipt_key=F("pk"),
+        receipt_external_id=Case(When(transaction__isnull=False, then=external_id("bank:", "transaction_id")),
+                                 default=external_id("cash:", "cash_receipt_id"), output_field=CharField()),
+        payer_id=Coalesce("member_id", "unit_id"),
+    ).values_list(*QUERY_NAMES)
+    sql, params = rows.query.sql_with_params()
+    # columns picked by name: the order of a values_list() mixing fields and annotations changed across Django versions
+    query = f"SELECT q.{', q.'.join(QUERY_NAMES)} FROM ({sql}) q"
+    result = bulk(actor=actor, query=query, params=params, refuse_out_of_scope=True)
+    return {"posted": result.posted, "existing": result.existing, "refused": result.refused, "timings": result.timings}
 
 
 def union_fee_owed(unit_ids, start: datetime.date, end: datetime.date) -> dict[tuple[int, datetime.date], int]:

@@ -39,6 +39,20 @@ class FakeLedger:
         self.posted.setdefault(allocation.external_id, {"amount": allocation.amount, "unit": allocation.unit_id,
                                                          "source": allocation.source, "paid_on": allocation.paid_on})
 
+    def post_allocations(self, *, actor, allocations):
+        """The bulk form, one ``ledger.post_receipt`` at a time (tests replace that one to refuse receipts)."""
+        from congdoan.core.errors import DomainError
+
+        result = {"posted": 0, "existing": 0, "refused": {}}
+        for allocation in allocations.order_by("pk").select_related("unit", "transaction"):
+            try:
+                ledger.post_receipt(actor=actor, allocation=allocation)
+            except DomainError as exc:
+                result["refused"][allocation.pk] = exc
+            else:
+                result["posted"] += 1
+        return result
+
     def closed_months(self, unit_ids, start, end):
         return {(u, m) for u, m in self.closed if u in set(unit_ids) and start <= m <= end}
 
@@ -51,6 +65,7 @@ def fake_ledger(monkeypatch):
     fake = FakeLedger()
     monkeypatch.setattr(ledger, "available", lambda: True)
     monkeypatch.setattr(ledger, "post_receipt", fake.post_receipt)
+    monkeypatch.setattr(ledger, "post_allocations", fake.post_allocations)
     monkeypatch.setattr(ledger, "closed_months", fake.closed_months)
     monkeypatch.setattr(ledger, "union_fee_owed", fake.union_fee_owed)
     monkeypatch.setattr(ledger, "payers_by_reference", lambda keys: {})

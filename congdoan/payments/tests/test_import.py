@@ -180,14 +180,17 @@ def test_a_receipt_the_ledger_refuses_sends_the_line_back_with_the_reason(person
 def test_without_the_ledger_receipts_wait_and_are_posted_later(personas, account_a, monkeypatch):
     monkeypatch.setattr(ledger, "payers_by_reference", lambda keys: {})
     monkeypatch.setattr(ledger, "closed_months", lambda *a, **k: set())
+    monkeypatch.setattr(ledger, "available", lambda: False)
     monkeypatch.setattr(ledger, "post_receipt", _unavailable)
+    monkeypatch.setattr(ledger, "post_allocations", _unavailable)
     job = run(personas.province_a_chair, account_a, vcb_csv([vcb_row(txn="T1")]))
     assert (job.status, job.matched_count, job.posted_count) == (ImportStatus.DONE, 1, 0)
     assert Allocation.objects.get().posted_at is None
     assert services.pending_post()["unavailable"] is True
     posted = []
     monkeypatch.setattr(ledger, "available", lambda: True)
-    monkeypatch.setattr(ledger, "post_receipt", lambda *, actor, allocation: posted.append(allocation.external_id))
+    monkeypatch.setattr(ledger, "post_allocations", lambda *, actor, allocations: posted.extend(a.external_id for a in allocations)
+                        or {"posted": len(posted), "existing": 0, "refused": {}})
     assert services.pending_post()["posted"] == 1
     assert Allocation.objects.get().posted_at is not None and len(posted) == 1
     assert services.pending_post()["posted"] == 0  # posted once

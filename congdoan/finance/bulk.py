@@ -1,0 +1,683 @@
+"""Posting many receipts at once: the ledger rows ``receipt_post`` writes for each, in a few set-based statements.
+
+Payments posts every matched line of a bank statement, up to a million at a time; ``receipt_post`` costs
+about 9 ms a receipt. ``receipts_post_bulk`` takes the receipts as Python rows (``ReceiptIn``) or as a SQL
+query, stages them in a temporary table and:
+
+1. settles per unit what ``receipt_post`` checks per receipt (whose books, active or not, in the actor's
+   scope, which levels sit above the union), and per date what the rules say (the shares in force, the
+   unions' own dues rates): a few thousand small rows, computed in Python with the ledger's own functions
+   (``split_weights``, ``merge_missing_levels``, ``RuleBook``);
+2. decides every receipt in one ``CREATE TABLE … AS SELECT`` (already posted, or refused and why, in the
+   order ``receipt_post`` checks) and splits it between the levels by the largest remainder, in integer
+   SQL arithmetic;
+3. writes the accounts used for the first time, then the transactions, the entries and the receipts, each
+   with one ``INSERT … SELECT``.
+
+The result is the one of ``receipt_post`` called for each row in the order of ``key``: the same
+transactions (books, date, memo, amount), entries and receipts, the same refusals with the same codes and
+messages, nothing posted twice (idempotent by external id). The database guards (balance per unit at
+commit, foreign keys, rows never changed) apply to these rows as to any. The same SQL runs on PostgreSQL
+and SQLite; only the loading (COPY / executemany), month arithmetic and transaction ids differ.
+"""
+
+import datetime
+import math
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from congdoan.accounts.choices import Action
+from congdoan.core import paths as tree
+from congdoan.core import scoping
+from congdoan.core.errors import NotFoundInScope
+from congdoan.finance import ledger, selectors
+from congdoan.finance.choices import SHARE_LEVELS, AccountCode, RuleKind, Source
+from congdoan.finance.errors import FinanceError
+from congdoan.finance.models import UnitDuesRate
+from congdoan.finance.money import month_start
+from congdoan.finance.references import parse_reference, payment_reference_for
+from congdoan.finance.rules import RuleBook, unit_rate_on, unit_rates
+from congdoan.organizations.choices import Level, UnitStatus
+from congdoan.organizations.models import Unit
+
+#: columns a ``query`` must return, in this order (payer: a payer kind and id, from which the payment
+#: reference is computed; a row holds a payer_reference instead when it comes from ``ReceiptIn``)
+QUERY_COLUMNS = ("key", "external_id", "unit_id", "source", "amount", "paid_on", "period", "payer_kind", "payer_id")
+
+_STAGE = [("key", "bigint"), ("external_id", "varchar(200)"), ("unit_id", "bigint"), ("source", "varchar(100)"),
+          ("amount", "bigint"), ("paid_on", "date"), ("period", "date"), ("p_kind", "varchar(10)"), ("p_id", "bigint"),
+          ("payer_reference", "varchar(200)")]
+_BIGGEST = 2**63 - 1
+_CHUNK = 5_000
+#: the lines of a receipt: (number, position of the unit among the levels, account). Position 0 is the
+#: union whose books receive the money: bank (cash), its revenue, payable to upper levels; every upper level:
+#: receivable from lower levels and its revenue. "money" and "revenue" depend on the receipt.
+_LINES = [(1, 0, "money"), (2, 0, "revenue"), (3, 0, AccountCode.PAYABLE_UPPER.value), (4, 1, AccountCode.RECEIVABLE_LOWER.value),
+          (5, 1, "revenue"), (6, 2, AccountCode.RECEIVABLE_LOWER.value), (7, 2, "revenue"),
+          (8, 3, AccountCode.RECEIVABLE_LOWER.value), (9, 3, "revenue")]
+
+
+@dataclass(frozen=True)
+class ReceiptIn:
+    """One receipt to post: the arguments of ``receipt_post``. ``key`` names the row in the result
+    (default: its position); rows are posted in the order of their keys."""
+
+    unit_id: int
+    source: str
+    amount: int
+    paid_on: datetime.date
+    external_id: str
+    period: datetime.date | None = None
+    payer_reference: str = ""
+    key: int | None = None
+
+
+@dataclass
+class BulkResult:
+    """What a bulk posting did: ``posted`` receipts written, ``existing`` ones that were posted before
+    with the same figures (nothing written), ``refused`` {key: FinanceError} as ``receipt_post`` would
+    have raised it. ``timings`` in seconds, per stage."""
+
+    posted: int = 0
+    existing: int = 0
+    refused: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+
+def receipts_post_bulk(*, actor, receipts: Iterable[ReceiptIn] | None = None, query: str | None = None, params=(),
+                       refuse_out_of_scope: bool = False) -> BulkResult:
+    """Post many receipts at once, with the result of ``receipt_post`` called for each in the order of key.
+
+    Give either ``receipts`` (``ReceiptIn`` rows) or ``query`` (SQL with ``params``) returning the columns
+    ``QUERY_COLUMNS`` in that order; keys must be unique. The payer of a query row is (payer_kind, payer_id),
+    whose payment reference is what ``receipt_post`` would have been given. A receipt refused by a rule
+    (closed month, dissolved union, external id posted with other figures…) is reported in ``refused`` and
+    the others are posted; a receipt in a union outside the actor's scope raises ``NotFoundInScope`` (404)
+    like ``receipt_post``, or is refused with the code ``out_of_scope`` when ``refuse_out_of_scope``.
+    ``actor`` None is the system (no scope). Runs in one database transaction (a savepoint inside the
+    caller's): what is posted is posted together.
+    """
+    if (receipts is None) == (query is None):
+        raise ValueError("give receipts or query")
+    rounds = _rounds(list(receipts)) if receipts is not None else None
+    result = BulkResult()
+    with transaction.atomic():
+        run = _Run(actor, refuse_out_of_scope, result, from_query=query is not None)
+        run.create_tables()
+        if query is not None:
+            run.load_query(query, list(params))
+            while run.defer_repeated_ids():  # a repeated external id is posted (or found posted) after the first
+                run.post_stage()
+                run.take_deferred()
+            run.post_stage()
+        else:
+            for batch in rounds:
+                run.load_rows(batch)
+                run.post_stage()
+        run.drop_tables()
+    return result
+
+
+def _rounds(rows: list[ReceiptIn]) -> list[list[tuple]]:
+    """Rows as staged tuples, in rounds whose external ids do not repeat (a repeat goes to the next round,
+    so it meets the receipt the first one posted, as it would one call after the other)."""
+    keys = [row.key if row.key is not None else index for index, row in enumerate(rows)]
+    if len(set(keys)) != len(keys):
+        raise ValueError("receipt keys repeat")
+    order = sorted(range(len(rows)), key=keys.__getitem__)
+    rounds: list[list[tuple]] = []
+    seen_in: dict[str, int] = {}
+    for index in order:
+        row = rows[index]
+        external_id = row.external_id if isinstance(row.external_id, str) else None
+        number = seen_in.get(external_id, -1) + 1 if external_id else 0
+        if external_id:
+            seen_in[external_id] = number
+        while len(rounds) <= number:
+            rounds.append([])
+        rounds[number].append(_staged(keys[index], row, external_id))
+    return rounds
+
+
+def _staged(key: int, row: ReceiptIn, external_id: str | None) -> tuple:
+    """A ``ReceiptIn`` as a stage row; what is not of the right type becomes NULL, which the SQL refuses
+    with the code ``receipt_post`` gives it (a datetime as the date: date_required)."""
+    amount = row.amount if isinstance(row.amount, int) and not isinstance(row.amount, bool) else None
+    paid_on = row.paid_on if isinstance(row.paid_on, datetime.date) and not isinstance(row.paid_on, datetime.datetime) else None
+    period = row.period.date() if isinstance(row.period, datetime.datetime) else row.period
+    if not isinstance(period, datetime.date):
+        period = None
+    source = row.source if isinstance(row.source, str) else None
+    reference = row.payer_reference if isinstance(row.payer_reference, str) else ""
+    parsed = parse_reference(reference)
+    unit_id = getattr(row.unit_id, "pk", row.unit_id)
+    return (key, external_id, unit_id, source, amount, paid_on, period, parsed[0] if parsed else None,
+            parsed[1] if parsed else None, reference)
+
+
+class _Run:
+    """One bulk posting: its temporary tables and the statements over them."""
+
+    def __init__(self, actor, refuse_out_of_scope: bool, result: BulkResult, *, from_query: bool):
+        self.actor, self.refuse_out_of_scope, self.result, self.from_query = actor, refuse_out_of_scope, result, from_query
+        self.pg = connection.vendor == "postgresql"
+        prefix = f"fin_bulk_{uuid.uuid4().hex[:10]}"
+        self.t = {name: f"{prefix}_{name}" for name in ("stage", "later", "unit", "book", "rate", "weight", "ref", "closed",
+                                                         "line", "post")}
+        self.granted = None if actor is None else scoping.granted_paths(actor, Action.FINANCE)
+        self.created_by = actor.pk if getattr(actor, "pk", None) else None
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def _exec(self, sql: str, params=()) -> int:
+        with connection.cursor() as cur:
+            cur.execute(sql, list(params))
+            return cur.rowcount
+
+    def _rows(self, sql: str, params=()) -> list[tuple]:
+        with connection.cursor() as cur:
+            cur.execute(sql, list(params))
+            return cur.fetchall()
+
+    def _load(self, table: str, names: list[str], rows) -> None:
+        with connection.cursor() as cur:
+            if self.pg:
+                with cur.cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                marks = ", ".join(["%s"] * len(names))
+                cur.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})",
+                                [tuple(v.isoformat() if isinstance(v, datetime.date) else v for v in row) for row in rows])
+
+    def _date(self, value):
+        return value if self.pg else (value.isoformat() if value else None)
+
+    def _month(self, column: str) -> str:
+        return f"CAST(date_trunc('month', {column}) AS date)" if self.pg else f"date({column}, 'start of month')"
+
+    def _month_text(self, column: str) -> str:
+        return f"to_char({column}, 'MM/YYYY')" if self.pg else f"strftime('%%m/%%Y', {column})"
+
+    def _tick(self, name: str, started: float) -> float:
+        now = time.monotonic()
+        self.result.timings[name] = round(self.result.timings.get(name, 0) + now - started, 3)
+        return now
+
+    # -- tables ----------------------------------------------------------------------------------------
+    def create_tables(self) -> None:
+        t = self.t
+        stage = ", ".join(f"{name} {kind}" for name, kind in _STAGE)
+        for statement in [
+            f"CREATE TEMPORARY TABLE {t['stage']} ({stage})",
+            f"CREATE TEMPORARY TABLE {t['later']} ({stage})",
+            f"CREATE TEMPORARY TABLE {t['unit']} (unit_id bigint, book_id bigint, verdict varchar(30))",
+            f"CREATE TEMPORARY TABLE {t['book']} (book_id bigint, path varchar(64), code varchar(64), pattern integer, "
+            "u1 bigint, u2 bigint, u3 bigint, a1 integer, a2 integer, a3 integer)",
+            f"CREATE TEMPORARY TABLE {t['rate']} (book_id bigint, month date, own bigint)",
+            f"CREATE TEMPORARY TABLE {t['weight']} (source varchar(10), paid_on date, own bigint, pattern integer, "
+            "w0 bigint, w1 bigint, w2 bigint, w3 bigint, wsum bigint)",
+            f"CREATE TEMPORARY TABLE {t['ref']} (kind varchar(10), payer_id bigint, reference varchar(20))",
+            f"CREATE TEMPORARY TABLE {t['closed']} (unit_id bigint, month date)",
+            f"CREATE TEMPORARY TABLE {t['line']} (n integer, pos integer, acct varchar(10))",
+        ]:
+            self._exec(statement)
+        self._load(t["line"], ["n", "pos", "acct"], _LINES)
+
+    def drop_tables(self) -> None:
+        for table in self.t.values():
+            self._exec(f"DROP TABLE IF EXISTS {table}")
+
+    def _clear(self, *names) -> None:
+        for name in names:
+            self._exec(f"DELETE FROM {self.t[name]}")
+
+    # -- loading ---------------------------------------------------------------------------------------
+    def load_rows(self, rows: list[tuple]) -> None:
+        started = time.monotonic()
+        self._clear("stage")
+        self._load(self.t["stage"], [name for name, _kind in _STAGE], rows)
+        self._tick("stage_seconds", started)
+
+    def load_query(self, query: str, params: list) -> None:
+        started = time.monotonic()
+        names = "key, external_id, unit_id, source, amount, paid_on, period, p_kind, p_id"
+        self._exec(f"INSERT INTO {self.t['stage']} ({names}) {query}", params)
+        self._tick("stage_seconds", started)
+
+    def defer_repeated_ids(self) -> bool:
+        """Move every row whose external id appeared on a row of a smaller key to ``later``: True if any."""
+        t = self.t
+        repeats = (f"SELECT s.key FROM {t['stage']} s JOIN (SELECT external_id, MIN(key) AS first FROM {t['stage']} "
+                   f"WHERE external_id <> '' GROUP BY external_id HAVING COUNT(*) > 1) d "
+                   f"ON d.external_id = s.external_id AND s.key > d.first")
+        moved = self._exec(f"INSERT INTO {t['later']} SELECT * FROM {t['stage']} WHERE key IN ({repeats})")
+        if moved:
+            self._exec(f"DELETE FROM {t['stage']} WHERE key IN (SELECT key FROM {t['later']})")
+        return bool(moved)
+
+    def take_deferred(self) -> None:
+        self._clear("stage")
+        self._exec(f"INSERT INTO {self.t['stage']} SELECT * FROM {self.t['later']}")
+        self._clear("later")
+
+    # -- posting one stage -------------------------------------------------------------------------------
+    def post_stage(self) -> None:
+        started = time.monotonic()
+        if not self._rows(f"SELECT COUNT(*) FROM {self.t['stage']}")[0][0]:
+            return
+        self._clear("unit", "book", "rate", "weight", "ref", "closed")
+        self._units()
+        self._rates()
+        max_weight = self._weights()
+        self._references()
+        oversized = self._set_aside_oversized(max_weight)
+        self._closed()
+        started = self._tick("prepare_seconds", started)
+        self._decide()
+        started = self._tick("decide_seconds", started)
+        refused = self._refusals()
+        self._accounts()
+        started = self._tick("prepare_seconds", started)
+        posted = self._transactions()
+        started = self._tick("transactions_seconds", started)
+        self._entries()
+        started = self._tick("entries_seconds", started)
+        self._receipts()
+        self._tick("receipts_seconds", started)
+        self.result.posted += posted
+        self.result.refused.update(refused)
+        self._exec(f"DROP TABLE {self.t['post']}")
+        for row in oversized:
+            self._post_one(row)
+
+    def _units(self) -> None:
+        """Whose books each unit's money goes to, what ``receipt_post`` says of the unit, and the levels above
+        each union (locked, on PostgreSQL, as ``receipt_post`` locks them, so no month closes meanwhile)."""
+        unit_ids = [pk for (pk,) in self._rows(f"SELECT DISTINCT unit_id FROM {self.t['stage']} WHERE unit_id IS NOT NULL")]
+        books: dict[int, int] = {}
+        for start in range(0, len(unit_ids), _CHUNK):
+            books.update(selectors.book_units(unit_ids[start:start + _CHUNK]))
+        book_paths = dict(_unit_values("pk", set(books.values()), "pk", "path"))
+        wanted = {a for path in book_paths.values() for a in tree.ancestors_of(path)}
+        upper_of_path = dict(_unit_values("path", wanted, "path", "pk"))
+        uppers: dict[int, dict[str, int]] = {}
+        for book_id, path in book_paths.items():
+            found = {}
+            for ancestor in tree.ancestors_of(path):
+                if ancestor in upper_of_path:
+                    found[ancestor] = upper_of_path[ancestor]
+            uppers[book_id] = found
+        touched = set(unit_ids) | set(books.values()) | {pk for found in uppers.values() for pk in found.values()}
+        if self.pg:
+            with connection.cursor() as cur:
+                cur.execute("SELECT id FROM organizations_unit WHERE id = ANY(%s) ORDER BY id FOR SHARE", [sorted(touched)])
+        facts = {pk: (level, path, status, code) for pk, level, path, status, code in
+                 _unit_values("pk", touched, "pk", "level", "path", "status", "code")}
+        active = UnitStatus.ACTIVE.value
+        unit_rows, book_rows, patterns = [], {}, {}
+        for unit_id in unit_ids:
+            if unit_id not in facts:
+                unit_rows.append((unit_id, None, "unit_unknown"))
+                continue
+            book_id = books.get(unit_id, unit_id)
+            level, book_path, book_status, book_code = facts[book_id]
+            if level != Level.GRASSROOTS:
+                verdict = "not_grassroots"
+            elif facts[unit_id][2] != active or book_status != active:
+                verdict = "unit_dissolved"
+            elif self.granted is not None and not any(book_path.startswith(p) for p in self.granted):
+                verdict = "out_of_scope"
+            else:
+                verdict = None
+            unit_rows.append((unit_id, book_id, verdict))
+            if verdict is None and book_id not in book_rows:
+                above = {facts[pk][0]: pk for _path, pk in sorted(uppers.get(book_id, {}).items())}
+                present = tuple(level for level in SHARE_LEVELS[1:] if level in above)
+                pattern = patterns.setdefault((Level.GRASSROOTS.value, *present), len(patterns))
+                ids = [above[level] for level in present] + [None] * (3 - len(present))
+                flags = [int(facts[pk][2] == active) if pk else 1 for pk in ids]
+                book_rows[book_id] = (book_id, book_path, book_code, pattern, *ids, *flags)
+        self.patterns = {pattern: levels for levels, pattern in patterns.items()}
+        self._load(self.t["unit"], ["unit_id", "book_id", "verdict"], unit_rows)
+        self._load(self.t["book"], ["book_id", "path", "code", "pattern", "u1", "u2", "u3", "a1", "a2", "a3"], book_rows.values())
+
+    def _rates(self) -> None:
+        """The unions' own dues rates in force in the months of their dues receipts (only where one was voted)."""
+        t = self.t
+        book_ids = [pk for (pk,) in self._rows(f"SELECT book_id FROM {t['book']}")]
+        voted = set()
+        for start in range(0, len(book_ids), _CHUNK):
+            chunk = book_ids[start:start + _CHUNK]
+            voted.update(UnitDuesRate.objects.filter(unit_id__in=chunk).values_list("unit_id", flat=True))
+        self.rates_used = False
+        if not voted:
+            return
+        series = unit_rates(voted)
+        pairs = self._rows(f"SELECT DISTINCT f.book_id, {self._month('s.paid_on')} FROM {t['stage']} s "
+                           f"JOIN {t['unit']} f ON f.unit_id = s.unit_id WHERE s.source = %s AND s.paid_on IS NOT NULL "
+                           f"AND f.verdict IS NULL", [Source.DUES.value])
+        rows = []
+        for book_id, month in pairs:
+            month = _as_date(month)
+            if book_id in voted:
+                own = unit_rate_on(series, book_id, month)
+                if own:
+                    rows.append((book_id, month, own))
+        if rows:
+            self._load(t["rate"], ["book_id", "month", "own"], rows)
+            self.rates_used = True
+
+    def _weights(self) -> int:
+        """The weights of each level by source, day, own dues rate and the levels present above the union
+        (``split_weights`` then ``merge_missing_levels``), divided by their common divisor; returns the largest."""
+        rules = RuleBook()
+        owns = {0} | {own for (own,) in self._rows(f"SELECT DISTINCT own FROM {self.t['rate']}")}
+        rows, biggest = [], 1
+        for source, day in self._rows(f"SELECT DISTINCT source, paid_on FROM {self.t['stage']} WHERE paid_on IS NOT NULL "
+                                      "AND source IN (%s, %s)", [Source.UNION_FEE.value, Source.DUES.value]):
+            day = _as_date(day)
+            shares = rules.shares(source, day)
+            if not shares.get(Level.GRASSROOTS):
+                continue  # no_share_rule
+            general = rules.value(RuleKind.DUES_RATE, month_start(day), default=0) if source == Source.DUES else 0
+            for own in (owns if source == Source.DUES else {0}):
+                weights = ledger.split_weights(source=source, shares=shares, own_rate_bp=own, general_rate_bp=general)
+                for pattern, levels in self.patterns.items():
+                    merged = [w for _level, w in ledger.merge_missing_levels(weights, set(levels))]
+                    divisor = math.gcd(*merged) or 1
+                    merged = [w // divisor for w in merged] + [0] * (4 - len(merged))
+                    biggest = max(biggest, *merged)
+                    rows.append((source, day, own, pattern, *merged, sum(merged)))
+        self._load(self.t["weight"], ["source", "paid_on", "own", "pattern", "w0", "w1", "w2", "w3", "wsum"], rows)
+        return biggest
+
+    def _references(self) -> None:
+        """The payment reference of each payer of a query row, as payments would have passed it."""
+        if not self.from_query:
+            return
+        payers = self._rows(f"SELECT DISTINCT p_kind, p_id FROM {self.t['stage']} WHERE p_kind IS NOT NULL AND p_id IS NOT NULL")
+        self._load(self.t["ref"], ["kind", "payer_id", "reference"],
+                   ((kind, payer_id, payment_reference_for(kind=kind, payer_id=payer_id)) for kind, payer_id in payers))
+
+    def _set_aside_oversized(self, max_weight: int) -> list[tuple]:
+        """Rows whose amount × weight would not fit in 64 bits (never seen: thousands of billions of đồng)
+        are posted one by one by ``receipt_post`` after the others."""
+        limit = _BIGGEST // max_weight
+        rows = self._rows(f"SELECT * FROM {self.t['stage']} WHERE amount > %s", [limit])
+        if rows:
+            self._exec(f"DELETE FROM {self.t['stage']} WHERE amount > %s", [limit])
+        return rows
+
+    def _closed(self) -> None:
+        """The closed months of the units touched, in the months of the receipts (usually none)."""
+        t = self.t
+        span = self._rows(f"SELECT MIN(paid_on), MAX(paid_on) FROM {t['stage']}")[0]
+        self.closed_used = False
+        if span[0] is None:
+            return
+        units = (f"SELECT book_id FROM {t['book']} UNION SELECT u1 FROM {t['book']} UNION SELECT u2 FROM {t['book']} "
+                 f"UNION SELECT u3 FROM {t['book']}")
+        found = self._exec(f"INSERT INTO {t['closed']} (unit_id, month) SELECT unit_id, month FROM finance_period "
+                           f"WHERE month >= %s AND month <= %s AND unit_id IN ({units})",
+                           [self._date(month_start(_as_date(span[0]))), self._date(_as_date(span[1]))])
+        self.closed_used = found > 0
+
+    def _decide(self) -> None:
+        """One row per receipt in ``post``: its decision ``code`` (NULL: to post; "existing"; or the refusal
+        ``receipt_post`` would raise first), its books, the levels' parts p0..p3 and its transaction id."""
+        t = self.t
+        month = self._month("s.paid_on")
+        own = (f"CASE WHEN s.source = 'dues' THEN COALESCE(rt.own, 0) ELSE 0 END" if self.rates_used else "0")
+        rate_join = (f"LEFT JOIN {t['rate']} rt ON rt.book_id = f.book_id AND rt.month = {month}" if self.rates_used else "")
+        if self.from_query:
+            valid, reference = "(rf.reference IS NOT NULL AND rf.reference <> '')", "COALESCE(rf.reference, '')"
+            ref_join = f"LEFT JOIN {t['ref']} rf ON rf.kind = s.p_kind AND rf.payer_id = s.p_id"
+        else:
+            valid, reference, ref_join = "(s.p_kind IS NOT NULL)", "COALESCE(s.payer_reference, '')", ""
+        closed_joins, closed_cols = "", "0 AS c0, 0 AS c1, 0 AS c2, 0 AS c3"
+        if self.closed_used:
+            cols = []
+            for i, unit in enumerate(("f.book_id", "b.u1", "b.u2", "b.u3")):
+                closed_joins += f" LEFT JOIN {t['closed']} cl{i} ON cl{i}.unit_id = {unit} AND cl{i}.month = {month}"
+                cols.append(f"CASE WHEN cl{i}.unit_id IS NULL THEN 0 ELSE 1 END AS c{i}")
+            closed_cols = ", ".join(cols)
+        quotas = ", ".join(f"s.amount * w.w{i} / w.wsum AS q{i}, s.amount * w.w{i} %% w.wsum AS r{i}" for i in range(4))
+        inner = f"""
+            SELECT s.key, s.external_id, s.unit_id, s.source, s.amount, s.paid_on, {month} AS month,
+                   {self._month('COALESCE(s.period, s.paid_on)')} AS period,
+                   r.id AS r_id, r.amount AS r_amount, r.source AS r_source,
+                   f.book_id, f.verdict AS unit_verdict, b.code AS book_code, b.u1, b.u2, b.u3, b.a1, b.a2, b.a3,
+                   {reference} AS ref_text,
+                   CASE WHEN {valid} THEN s.p_kind WHEN s.source = 'union_fee' THEN 'employer' ELSE 'member' END AS payer_kind,
+                   CASE WHEN {valid} AND s.p_kind = 'member' THEN s.p_id END AS member_id,
+                   CASE WHEN NOT {valid} THEN NULL
+                        WHEN s.p_kind = 'employer' THEN CASE WHEN s.p_id <> f.book_id THEN 'payer_mismatch_employer' END
+                        WHEN m.id IS NULL OR substr(mu.path, 1, length(b.path)) <> b.path THEN 'payer_mismatch_member'
+                   END AS payer_verdict,
+                   w.wsum, {quotas}, {closed_cols}
+            FROM {t['stage']} s
+            LEFT JOIN finance_receipt r ON r.external_id = s.external_id AND s.external_id <> ''
+            LEFT JOIN {t['unit']} f ON f.unit_id = s.unit_id
+            LEFT JOIN {t['book']} b ON b.book_id = f.book_id AND f.verdict IS NULL
+            {rate_join}
+            LEFT JOIN {t['weight']} w ON w.source = s.source AND w.paid_on = s.paid_on AND w.own = {own} AND w.pattern = b.pattern
+            {ref_join}
+            LEFT JOIN members_member m ON s.p_kind = 'member' AND m.id = s.p_id
+            LEFT JOIN organizations_unit mu ON mu.id = m.unit_id
+            {closed_joins}"""
+
+        def rank(i: int) -> str:  # how many parts come before part i: larger remainder, or equal and listed first
+            return " + ".join(f"CASE WHEN x.r{j} {'>=' if j < i else '>'} x.r{i} THEN 1 ELSE 0 END" for j in range(4) if j != i)
+
+        parts = ", ".join(f"x.q{i} + CASE WHEN {rank(i)} < x.amount - (x.q0 + x.q1 + x.q2 + x.q3) THEN 1 ELSE 0 END AS p{i}"
+                          for i in range(4))
+        split = f"SELECT x.*, {parts} FROM ({inner}) x"
+        decided = f"""
+            SELECT y.key, y.external_id, y.unit_id, y.source, y.amount, y.paid_on, y.month, y.period, y.book_id, y.book_code,
+                   y.u1, y.u2, y.u3, y.a1, y.a2, y.a3, y.c0, y.c1, y.c2, y.c3, y.p0, y.p1, y.p2, y.p3, y.ref_text,
+                   y.payer_kind, y.member_id,
+                   CASE
+                     WHEN y.r_id IS NOT NULL AND y.r_amount = y.amount AND y.r_source = y.source THEN 'existing'
+                     WHEN y.r_id IS NOT NULL THEN 'external_id_conflict'
+                     WHEN y.external_id IS NULL OR y.external_id = '' THEN 'external_id_required'
+                     WHEN y.amount IS NULL OR y.amount <= 0 THEN 'amount_not_positive'
+                     WHEN y.source IS NULL OR y.source NOT IN ('union_fee', 'dues') THEN 'source_unknown'
+                     WHEN y.paid_on IS NULL THEN 'date_required'
+                     WHEN y.unit_verdict IS NOT NULL THEN y.unit_verdict
+                     WHEN y.payer_verdict IS NOT NULL THEN y.payer_verdict
+                     WHEN y.wsum IS NULL THEN 'no_share_rule'
+                     WHEN y.paid_on > %s THEN 'future_date'
+                     WHEN (y.p1 > 0 AND y.a1 = 0) OR (y.p2 > 0 AND y.a2 = 0) OR (y.p3 > 0 AND y.a3 = 0) THEN 'books_dissolved'
+                     WHEN y.c0 = 1 OR (y.p1 > 0 AND y.c1 = 1) OR (y.p2 > 0 AND y.c2 = 1) OR (y.p3 > 0 AND y.c3 = 1)
+                          THEN 'period_closed'
+                   END AS code
+            FROM ({split}) y"""
+        params = [self._date(timezone.localdate())]
+        if self.pg:
+            sequence = self._rows("SELECT pg_get_serial_sequence('finance_transaction', 'id')")[0][0]
+            txn_id = f"CASE WHEN z.code IS NULL THEN nextval('{sequence}') END"
+        else:
+            base = self._rows("SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'finance_transaction'), 0), "
+                              "COALESCE((SELECT MAX(id) FROM finance_transaction), 0))")[0][0]
+            txn_id = (f"CASE WHEN z.code IS NULL THEN {int(base)} + ROW_NUMBER() OVER (PARTITION BY z.code IS NULL "
+                      "ORDER BY z.key) END")
+        # volatile nextval() in the select list runs after the ORDER BY: transaction ids follow the keys
+        self._exec(f"CREATE TEMPORARY TABLE {t['post']} AS SELECT z.*, {txn_id} AS txn_id FROM ({decided}) z ORDER BY z.key",
+                   params)
+
+    def _refusals(self) -> dict:
+        """{key: FinanceError} of the refused receipts (few), with the message ``receipt_post`` would give;
+        counts the ones posted before."""
+        t = self.t
+        self.result.existing += self._rows(f"SELECT COUNT(*) FROM {t['post']} WHERE code = 'existing'")[0][0]
+        rows = self._rows(f"SELECT key, code, external_id, unit_id, book_id, source, paid_on, month, ref_text, u1, u2, u3, "
+                          f"p1, p2, p3, a1, a2, a3, c0, c1, c2, c3 FROM {t['post']} WHERE code IS NOT NULL AND code <> 'existing'")
+        if not rows:
+            return {}
+        if not self.refuse_out_of_scope and any(row[1] == "out_of_scope" for row in rows):
+            raise NotFoundInScope()
+        names = {u.pk: u for u in Unit.objects.filter(pk__in={pk for row in rows for pk in (row[3], row[4], *row[9:12]) if pk})}
+        refused = {}
+        for (key, code, external_id, unit_id, book_id, source, paid_on, month, ref_text, u1, u2, u3, p1, p2, p3, a1, a2, a3,
+             c0, c1, c2, c3) in rows:
+            paid_on, month = _as_date(paid_on), _as_date(month)
+            uppers = [(u1, p1, a1, c1), (u2, p2, a2, c2), (u3, p3, a3, c3)]
+            if code == "external_id_conflict":
+                error = ledger.refusal(code, id=external_id)
+            elif code == "unit_unknown":
+                error = FinanceError(_("No unit has the number %(id)s.") % {"id": unit_id}, code="unit_unknown", field="unit")
+            elif code == "not_grassroots":
+                error = ledger.refusal(code, unit=names[book_id])
+            elif code == "unit_dissolved":
+                error = ledger.refusal(code, unit=names[unit_id])
+            elif code == "out_of_scope":
+                error = _out_of_scope(names[book_id])
+            elif code in ("payer_mismatch_employer", "payer_mismatch_member"):
+                error = ledger.refusal(code, ref=ref_text)
+            elif code == "no_share_rule":
+                error = ledger.refusal(code, source=source, date=paid_on)
+            elif code == "books_dissolved":
+                unit = next(pk for pk, part, is_active, _c in uppers if part > 0 and not is_active)
+                error = ledger.refusal(code, unit=names[unit])
+            elif code == "period_closed":
+                unit = book_id if c0 else next(pk for pk, part, _a, closed in uppers if part > 0 and closed)
+                error = ledger.refusal(code, month=month, unit=names[unit])
+            else:
+                error = ledger.refusal(code)
+            refused[key] = error
+        return refused
+
+    def _accounts(self) -> None:
+        """Create the accounts used for the first time (an account exists once it has an entry)."""
+        t = self.t
+        used = self._rows(f"""
+            SELECT book_id, u1, u2, u3, source, CASE WHEN substr(external_id, 1, 5) = 'cash:' THEN 1 ELSE 0 END AS cash,
+                   MAX(CASE WHEN p0 > 0 THEN 1 ELSE 0 END), MAX(CASE WHEN amount > p0 THEN 1 ELSE 0 END),
+                   MAX(CASE WHEN p1 > 0 THEN 1 ELSE 0 END), MAX(CASE WHEN p2 > 0 THEN 1 ELSE 0 END),
+                   MAX(CASE WHEN p3 > 0 THEN 1 ELSE 0 END)
+            FROM {t['post']} WHERE code IS NULL GROUP BY book_id, u1, u2, u3, source,
+                 CASE WHEN substr(external_id, 1, 5) = 'cash:' THEN 1 ELSE 0 END""")
+        pairs = set()
+        for book_id, u1, u2, u3, source, cash, kept, passed, *uppers in used:
+            revenue = _revenue_code(source)
+            pairs.add((book_id, AccountCode.CASH.value if cash else AccountCode.BANK.value))
+            if kept:
+                pairs.add((book_id, revenue))
+            if passed:
+                pairs.add((book_id, AccountCode.PAYABLE_UPPER.value))
+            for unit_id, has_part in zip((u1, u2, u3), uppers):
+                if has_part:
+                    pairs.update({(unit_id, AccountCode.RECEIVABLE_LOWER.value), (unit_id, revenue)})
+        pairs = sorted(pairs)
+        for start in range(0, len(pairs), _CHUNK):
+            ledger._accounts(pairs[start:start + _CHUNK])
+
+    def _transactions(self) -> int:
+        """Insert the transactions (books of the union, date paid, memo and amount as ``receipt_post`` writes
+        them); an external id another transaction took meanwhile is compared like ``receipt_post`` does."""
+        t = self.t
+        labels = [str(Source.UNION_FEE.label), str(Source.DUES.label)]
+        memo = (f"substr(CASE WHEN p.source = 'union_fee' THEN %s ELSE %s END || ' ' || {self._month_text('p.period')} || %s || "
+                f"CASE WHEN p.ref_text <> '' THEN p.ref_text ELSE p.book_code END, 1, 255)")
+        now = timezone.now()
+        inserted = self._exec(
+            f"INSERT INTO finance_transaction (id, unit_id, date, kind, memo, external_id, reverses_id, amount, created_by_id, "
+            f"created_at) SELECT p.txn_id, p.book_id, p.paid_on, 'receipt', {memo}, p.external_id, NULL, 2 * p.amount - p.p0, %s, %s "
+            f"FROM {t['post']} p WHERE p.code IS NULL ON CONFLICT (external_id) DO NOTHING",
+            [*labels, " · ", self.created_by, now if self.pg else connection.ops.adapt_datetimefield_value(now)])
+        expected = self._rows(f"SELECT COUNT(*) FROM {t['post']} WHERE code IS NULL")[0][0]
+        if inserted == expected:
+            return inserted
+        # taken by another posting between our decision and our insert (or by a transaction that is no receipt)
+        taken = self._rows(f"SELECT p.key, p.external_id, p.book_id, p.paid_on, 2 * p.amount - p.p0, f.unit_id, f.date, f.kind, f.amount "
+                           f"FROM {t['post']} p JOIN finance_transaction f ON f.external_id = p.external_id "
+                           f"WHERE p.code IS NULL AND f.id <> p.txn_id")
+        for key, external_id, book_id, paid_on, amount, unit_id, date, kind, other_amount in taken:
+            if (unit_id, _as_date(date), kind, other_amount) == (book_id, _as_date(paid_on), "receipt", amount):
+                self.result.existing += 1
+            else:
+                self.result.refused[key] = ledger.refusal("external_id_conflict", id=external_id)
+        for start in range(0, len(taken), _CHUNK):
+            keys = [row[0] for row in taken[start:start + _CHUNK]]
+            self._exec(f"DELETE FROM {t['post']} WHERE code IS NULL AND key IN ({', '.join(['%s'] * len(keys))})", keys)
+        return inserted
+
+    def _entries(self) -> None:
+        """All lines of all receipts in one INSERT: the receipt's position-by-line template joined to its parts."""
+        t = self.t
+        self._exec(f"""
+            INSERT INTO finance_entry (transaction_id, account_id, unit_id, date, debit, credit)
+            SELECT e.txn_id, a.id, e.unit_id, e.paid_on, e.debit, e.credit
+            FROM (
+              SELECT p.txn_id, p.paid_on, l.n,
+                     CASE l.pos WHEN 0 THEN p.book_id WHEN 1 THEN p.u1 WHEN 2 THEN p.u2 ELSE p.u3 END AS unit_id,
+                     CASE l.acct WHEN 'money' THEN CASE WHEN substr(p.external_id, 1, 5) = 'cash:' THEN %s ELSE %s END
+                                 WHEN 'revenue' THEN CASE WHEN p.source = 'union_fee' THEN %s ELSE %s END
+                                 ELSE l.acct END AS code,
+                     CASE l.n WHEN 1 THEN p.amount WHEN 4 THEN p.p1 WHEN 6 THEN p.p2 WHEN 8 THEN p.p3 ELSE 0 END AS debit,
+                     CASE l.n WHEN 2 THEN p.p0 WHEN 3 THEN p.amount - p.p0 WHEN 5 THEN p.p1 WHEN 7 THEN p.p2
+                              WHEN 9 THEN p.p3 ELSE 0 END AS credit
+              FROM {t['post']} p CROSS JOIN {t['line']} l WHERE p.code IS NULL
+            ) e JOIN finance_account a ON a.unit_id = e.unit_id AND a.code = e.code
+            WHERE e.debit > 0 OR e.credit > 0""",
+                   [AccountCode.CASH.value, AccountCode.BANK.value, _revenue_code(Source.UNION_FEE), _revenue_code(Source.DUES)])
+
+    def _receipts(self) -> None:
+        self._exec(f"""
+            INSERT INTO finance_receipt (external_id, transaction_id, unit_id, payer_kind, member_id, source, amount, paid_on,
+                                         period, reversal_of_id)
+            SELECT p.external_id, p.txn_id, p.book_id, p.payer_kind, p.member_id, p.source, p.amount, p.paid_on, p.period, NULL
+            FROM {self.t['post']} p WHERE p.code IS NULL""")
+
+    def _post_one(self, row: tuple) -> None:
+        """A row too large for the set arithmetic, through ``receipt_post`` itself."""
+        key, external_id, unit_id, source, amount, paid_on, period, p_kind, p_id, reference = row
+        if reference is None:
+            reference = payment_reference_for(kind=p_kind, payer_id=p_id) if p_kind and p_id else ""
+        try:
+            with transaction.atomic():
+                txn = ledger.receipt_post(actor=self.actor, unit=Unit(pk=unit_id), source=source, payer_reference=reference,
+                                          amount=amount, paid_on=_as_date(paid_on), external_id=external_id or "",
+                                          period=_as_date(period) if period else None)
+        except FinanceError as exc:
+            self.result.refused[key] = exc
+        except NotFoundInScope:
+            if not self.refuse_out_of_scope:
+                raise
+            self.result.refused[key] = _out_of_scope(selectors.book_unit_of(Unit.objects.get(pk=unit_id)))
+        else:
+            if getattr(txn, "just_posted", False):
+                self.result.posted += 1
+            else:
+                self.result.existing += 1
+
+
+def _unit_values(key_field: str, keys, *fields) -> list[tuple]:
+    """Units whose ``key_field`` is one of ``keys``, as value tuples; asked in chunks (SQLite limits parameters)."""
+    keys, rows = sorted(keys), []
+    for start in range(0, len(keys), _CHUNK):
+        rows += Unit.objects.filter(**{f"{key_field}__in": keys[start:start + _CHUNK]}).order_by().values_list(*fields)
+    return rows
+
+
+def _out_of_scope(book: Unit) -> FinanceError:
+    """The refusal, instead of a 404, of a receipt in books the actor does not keep (``refuse_out_of_scope``)."""
+    return FinanceError(_("You do not keep the accounts of %(unit)s.") % {"unit": book}, code="out_of_scope", field="unit")
+
+
+def _revenue_code(source: str) -> str:
+    return AccountCode.REVENUE_UNION_FEE.value if source == Source.UNION_FEE else AccountCode.REVENUE_DUES.value
+
+
+def _as_date(value):
+    if isinstance(value, str):
+        return datetime.date.fromisoformat(value[:10])
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    return value

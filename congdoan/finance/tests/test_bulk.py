@@ -1,0 +1,258 @@
+"""Bulk posting of receipts: the same ledger as ``receipt_post`` called for each, refusals included."""
+
+import datetime
+import random
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from congdoan.core.errors import NotFoundInScope
+from congdoan.finance import services
+from congdoan.finance.bulk import ReceiptIn, receipts_post_bulk
+from congdoan.finance.errors import FinanceError
+from congdoan.finance.models import Account, Entry, Receipt, Transaction
+from congdoan.finance.references import payment_reference_for
+from congdoan.organizations.models import Unit
+from congdoan.organizations.services import unit_create
+
+D = datetime.date
+HYPOTHESIS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@pytest.fixture
+def world(p):
+    """The personas plus what makes receipts differ: a union directly under its province, a dissolved union,
+    a union with its own dues rate, and months closed in a province's books and in a union's."""
+    p.direct = unit_create(actor=None, parent=p.province_a, level="grassroots", code="PA-G9", name="CĐCS Tổng công ty",
+                           employer_type="state_enterprise")
+    p.gone = unit_create(actor=None, parent=p.upper_a, level="grassroots", code="PA-G3", name="CĐCS đã giải thể")
+    Unit.objects.filter(pk=p.gone.pk).update(status="dissolved")
+    services.unit_dues_rate_set(actor=p.grassroots_a_chair, unit=p.grassroots_a, rate_bp=100, valid_from=D(2025, 8, 1),
+                                decision="Nghị quyết Hội nghị đoàn viên 2025")
+    services.period_close(actor=p.province_b_chair, unit=p.province_b, month=D(2025, 5, 1))
+    services.period_close(actor=p.national_chair, unit=p.grassroots_a2, month=D(2025, 4, 1))
+    p.refs = {
+        "employer_a": payment_reference_for(kind="employer", payer_id=p.grassroots_a.pk),
+        "employer_b": payment_reference_for(kind="employer", payer_id=p.grassroots_b.pk),
+        "member_a": payment_reference_for(kind="member", payer_id=p.member_a.pk),
+        "member_b": payment_reference_for(kind="member", payer_id=p.member_b.pk),
+    }
+    return p
+
+
+def random_receipts(p, rng: random.Random, n: int) -> list[ReceiptIn]:
+    """Receipts drawn to hit every branch: levels missing, dissolved or closed books, own dues rates, bad input,
+    repeated external ids, payers of another union, 1-đồng amounts whose parts are mostly 0."""
+    units = [p.grassroots_a, p.grassroots_a, p.grassroots_a2, p.sub_union_a, p.direct, p.grassroots_b, p.gone, p.upper_a]
+    days = [D(2024, 12, 31), D(2025, 4, 30), D(2025, 5, 2), D(2025, 6, 30), D(2025, 7, 1), D(2025, 8, 15), D(2025, 9, 3)]
+    rows = []
+    for key in rng.sample(range(10 * n), n):  # keys out of order: rows are posted in the order of their keys
+        unit = rng.choice(units)
+        source = rng.choice(["union_fee", "union_fee", "dues", "dues", "gift"] if rng.random() < 0.05 else ["union_fee", "dues"])
+        amount = rng.choice([1, 2, 3, 7, 10, 99, rng.randrange(1, 10**6), rng.randrange(1, 10**12), 1_000_001])
+        if rng.random() < 0.04:
+            amount = rng.choice([0, -5, 1.5, True])
+        paid_on = rng.choice(days)
+        if rng.random() < 0.04:
+            paid_on = rng.choice([D(2020, 1, 1), timezone.localdate() + datetime.timedelta(days=3)])
+        kind = rng.choice(["bank", "bank", "bank", "cash"])
+        external_id = f"{kind}:{rng.randrange(n)}:{rng.randint(1, 2)}" if rng.random() > 0.03 else ""
+        reference = rng.choice(["", "KP123", *p.refs.values(), p.refs["employer_a"] if unit == p.grassroots_a else ""])
+        if rng.random() < 0.02:
+            reference = reference.lower()
+        period = rng.choice([None, None, D(2025, rng.randint(1, 12), rng.choice([1, 15]))])
+        rows.append(ReceiptIn(key=key, unit_id=unit.pk, source=source, amount=amount, paid_on=paid_on, external_id=external_id,
+                              period=period, payer_reference=reference))
+    if rng.random() < 0.2:
+        rows.append(ReceiptIn(key=10 * n + 1, unit_id=987_654_321, source="dues", amount=5, paid_on=D(2025, 6, 2),
+                              external_id="bank:unknown:1"))
+    return rows
+
+
+def post_one_by_one(actor, rows) -> dict:
+    """receipt_post for each row in the order of keys: {key: refusal code and message} (posted rows: None)."""
+    outcome = {}
+    for row in sorted(rows, key=lambda r: r.key):
+        try:
+            with transaction.atomic():
+                services.receipt_post(actor=actor, unit=Unit(pk=row.unit_id), source=row.source, payer_reference=row.payer_reference,
+                                      amount=row.amount, paid_on=row.paid_on, external_id=row.external_id, period=row.period)
+            outcome[row.key] = None
+        except FinanceError as exc:
+            outcome[row.key] = (exc.code, str(exc.message))
+        except Unit.DoesNotExist:
+            outcome[row.key] = ("unit_unknown", None)
+    return outcome
+
+
+def bulk_outcome(rows, result) -> dict:
+    outcome = {row.key: None for row in rows}
+    for key, exc in result.refused.items():
+        outcome[key] = (exc.code, None if exc.code == "unit_unknown" else str(exc.message))
+    return outcome
+
+
+def ledger_state() -> dict:
+    """Everything the ledger holds, independent of row ids."""
+    check_guards()
+    external = dict(Transaction.objects.values_list("pk", "external_id"))
+    return {
+        "transactions": sorted(Transaction.objects.values_list("external_id", "unit_id", "date", "kind", "memo", "amount",
+                                                               "created_by_id", "reverses_id")),
+        "entries": sorted((external[t], u, code, d, debit, credit) for t, u, code, d, debit, credit in
+                          Entry.objects.values_list("transaction_id", "unit_id", "account__code", "date", "debit", "credit")),
+        "receipts": sorted((external[t], *rest) for t, *rest in Receipt.objects.values_list(
+            "transaction_id", "external_id", "unit_id", "payer_kind", "member_id", "source", "amount", "paid_on", "period")),
+        "accounts": sorted(Account.objects.values_list("unit_id", "code")),
+    }
+
+
+def check_guards():
+    """Fire the database's deferred checks now (PostgreSQL): balance per unit and every foreign key."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def run_and_roll_back(fn):
+    with transaction.atomic():
+        outcome = fn()
+        state = ledger_state()
+        transaction.set_rollback(True)
+    return outcome, state
+
+
+def as_query(rows, p) -> tuple[str, list]:
+    """The rows as a SQL query of QUERY_COLUMNS, payers given by kind and id (as payments gives them)."""
+    kinds = {ref: kind for kind, ref in ((k.split("_")[0], v) for k, v in p.refs.items())}
+    ids = {p.refs["employer_a"]: p.grassroots_a.pk, p.refs["employer_b"]: p.grassroots_b.pk,
+           p.refs["member_a"]: p.member_a.pk, p.refs["member_b"]: p.member_b.pk}
+    selects, params = [], []
+    for row in rows:
+        kind = {"employer": "employer", "member": "member"}.get(kinds.get(row.payer_reference), None)
+        selects.append("SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s" if connection.vendor != "postgresql" else
+                       "SELECT %s::bigint, %s::text, %s::bigint, %s::text, %s::bigint, %s::date, %s::date, %s::text, %s::bigint")
+        params += [row.key, row.external_id, row.unit_id, row.source, row.amount, row.paid_on, row.period, kind,
+                   ids.get(row.payer_reference)]
+    return " UNION ALL ".join(selects), params
+
+
+@HYPOTHESIS
+@given(seed=st.integers(0, 2**32), n=st.integers(1, 40))
+def test_bulk_posts_exactly_what_receipt_post_posts_one_by_one(world, seed, n):
+    p = world
+    rows = random_receipts(p, random.Random(seed), n)
+    actor = p.national_chair
+    one, expected = run_and_roll_back(lambda: post_one_by_one(actor, rows))
+    result, state = run_and_roll_back(lambda: receipts_post_bulk(actor=actor, receipts=rows))
+    assert bulk_outcome(rows, result) == one
+    assert state == expected
+    assert result.posted == len({t[0] for t in expected["transactions"]})
+    assert result.posted + result.existing + len(result.refused) == len(rows)
+
+
+@HYPOTHESIS
+@given(seed=st.integers(0, 2**32), n=st.integers(1, 30))
+def test_bulk_from_a_query_posts_the_same(world, seed, n):
+    """Payments gives its allocations as a query, payers by kind and id: the same ledger again."""
+    p = world
+    rng = random.Random(seed)
+    rows = [row for row in random_receipts(p, rng, n)
+            if row.payer_reference in ("", *p.refs.values()) and type(row.amount) is int and row.external_id]
+    actor = p.national_chair
+    one, expected = run_and_roll_back(lambda: post_one_by_one(actor, rows))
+    query, params = as_query(rows, p)
+    result, state = run_and_roll_back(lambda: receipts_post_bulk(actor=actor, query=query, params=params) if rows else None)
+    if rows:
+        assert bulk_outcome(rows, result) == one
+    assert state == expected
+
+
+def fee(p, key=1, **kw):
+    values = {"key": key, "unit_id": p.grassroots_a.pk, "source": "union_fee", "amount": 1_500_000, "paid_on": D(2025, 6, 2),
+              "external_id": f"bank:{key}:1", "payer_reference": p.refs["employer_a"] if hasattr(p, "refs") else ""}
+    values.update(kw)
+    return ReceiptIn(**values)
+
+
+def test_split_and_lines_of_a_bulk_receipt(world):
+    p = world
+    result = receipts_post_bulk(actor=p.accountant_a, receipts=[fee(p, amount=1_000_001)])
+    assert (result.posted, result.existing, result.refused) == (1, 0, {})
+    txn = Transaction.objects.get()
+    lines = {(e.unit.code, e.account.code): (e.debit, e.credit) for e in txn.entries.select_related("unit", "account")}
+    assert lines == {("PA-G1", "112"): (1_000_001, 0), ("PA-G1", "5111"): (0, 750_001), ("PA-G1", "336"): (0, 250_000),
+                     ("PA-U", "136"): (100_000, 0), ("PA-U", "5111"): (0, 100_000), ("PA", "136"): (100_000, 0),
+                     ("PA", "5111"): (0, 100_000), ("TLD", "136"): (50_000, 0), ("TLD", "5111"): (0, 50_000)}
+    assert txn.amount == 1_000_001 + 250_000 and txn.kind == "receipt" and txn.created_by == p.accountant_a
+    assert txn.memo.endswith(f"06/2025 · {p.refs['employer_a']}")
+
+
+def test_bulk_posting_twice_posts_once_and_other_figures_are_refused(world):
+    p = world
+    rows = [fee(p, key=i) for i in range(1, 6)]
+    assert receipts_post_bulk(actor=p.accountant_a, receipts=rows).posted == 5
+    again = receipts_post_bulk(actor=p.accountant_a, receipts=[*rows, fee(p, key=9, external_id="bank:3:1", amount=7)])
+    assert (again.posted, again.existing) == (0, 5)
+    assert again.refused[9].code == "external_id_conflict"
+    assert Transaction.objects.count() == Receipt.objects.count() == 5
+    # the same external id twice in one call: the second meets the first, as one call after the other
+    twice = receipts_post_bulk(actor=p.accountant_a, receipts=[fee(p, key=20, external_id="cash:1:1"),
+                                                               fee(p, key=21, external_id="cash:1:1"),
+                                                               fee(p, key=22, external_id="cash:1:1", amount=1)])
+    assert (twice.posted, twice.existing, twice.refused[22].code) == (1, 1, "external_id_conflict")
+
+
+def test_refusals_carry_receipt_posts_codes_and_nothing_of_them_is_written(world):
+    p = world
+    rows = [fee(p, key=1, paid_on=D(2025, 4, 10), unit_id=p.grassroots_a2.pk, payer_reference=""),  # its month is closed
+            fee(p, key=2, unit_id=p.grassroots_b.pk, payer_reference="", paid_on=D(2025, 5, 9)),  # PB's month is closed
+            fee(p, key=3, unit_id=p.gone.pk, payer_reference=""),
+            fee(p, key=4, unit_id=p.upper_a.pk, payer_reference=""),
+            fee(p, key=5, payer_reference=p.refs["employer_b"]),
+            fee(p, key=6, source="dues", payer_reference=p.refs["member_b"]),
+            fee(p, key=7, paid_on=D(2020, 1, 1)),
+            fee(p, key=8, amount=0),
+            fee(p, key=9, external_id=""),
+            fee(p, key=10)]
+    result = receipts_post_bulk(actor=p.national_chair, receipts=rows)
+    assert {k: e.code for k, e in result.refused.items()} == {
+        1: "period_closed", 2: "period_closed", 3: "unit_dissolved", 4: "not_grassroots", 5: "payer_mismatch",
+        6: "payer_mismatch", 7: "no_share_rule", 8: "amount_not_positive", 9: "external_id_required"}
+    assert "PB" in str(result.refused[2].message) and "05/2025" in str(result.refused[2].message)
+    assert result.posted == 1 and Receipt.objects.get().external_id == "bank:10:1"
+    # a 1-đồng receipt of PB-G1 gives the closed province nothing: it is posted, as receipt_post posts it
+    assert receipts_post_bulk(actor=p.national_chair, receipts=[fee(p, key=11, amount=1, unit_id=p.grassroots_b.pk,
+                                                                    payer_reference="", paid_on=D(2025, 5, 9))]).posted == 1
+
+
+def test_outside_the_actors_scope_raises_or_is_refused(world):
+    p = world
+    rows = [fee(p, key=1), fee(p, key=2, unit_id=p.grassroots_b.pk, payer_reference="")]
+    with pytest.raises(NotFoundInScope):
+        receipts_post_bulk(actor=p.province_a_chair, receipts=rows)
+    assert not Transaction.objects.exists()
+    result = receipts_post_bulk(actor=p.province_a_chair, receipts=rows, refuse_out_of_scope=True)
+    assert result.posted == 1 and result.refused[2].code == "out_of_scope"
+    assert receipts_post_bulk(actor=None, receipts=rows).posted == 1  # the system keeps every book
+
+
+def test_amounts_too_large_for_the_set_arithmetic_go_through_receipt_post(world):
+    p = world
+    huge = 10**15
+    result = receipts_post_bulk(actor=None, receipts=[fee(p, key=1, amount=huge), fee(p, key=2)])
+    assert result.posted == 2
+    assert Receipt.objects.get(amount=huge).transaction.entries.filter(account__code="5111", unit=p.grassroots_a).get().credit == \
+        huge * 3 // 4
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError):
+        receipts_post_bulk(actor=None)
+    with pytest.raises(ValueError):
+        receipts_post_bulk(actor=None, receipts=[ReceiptIn(key=1, unit_id=1, source="dues", amount=1, paid_on=D(2025, 1, 1),
+                                                           external_id="a")] * 2)
