@@ -87,8 +87,12 @@ def employer(rng: random.Random) -> tuple[str, str]:
     roll = rng.random()
     if roll < 0.12:
         return f"{rng.choice(SCHOOLS)} {rng.choice(PLACES)}", "public_service"
-    if roll < 0.18:
+    # state agencies and armed forces units (both exempt since 06/2025) share the same 6 % and the same
+    # draws, so the rest of a seeded tree is what it was before armed forces units were added
+    if roll < 0.16:
         return f"UBND xã {rng.choice(PLACES)}", "state_agency"
+    if roll < 0.18:
+        return f"Ban Chỉ huy Quân sự {rng.choice(PLACES)}", "armed_forces"
     if roll < 0.25:
         return f"Công ty TNHH MTV {rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_NAMES)}", "state_enterprise"
     if roll < 0.45:

@@ -9,6 +9,7 @@ any other actor must hold the FINANCE action on the unit concerned, or gets a 40
 import datetime
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -245,8 +246,11 @@ def declarations_import(*, actor, rows, file_name: str, file_sha256: str) -> dic
 def fee_relief_create(*, actor, unit: Unit, kind: str, first_month: datetime.date, last_month: datetime.date,
                       reduction_bp: int = 0, decision: str) -> FeeRelief:
     """Record an exemption, reduction or suspension of an employer's union fee (at most 12 months),
-    decided by an upper level: the actor must keep the books of a unit above the employer's union."""
-    unit = Unit.objects.select_related("parent").get(pk=unit.pk)
+    decided by an upper level: the actor must keep the books of a unit above the employer's union.
+    Refused when another relief of the employer covers one of the months (``relief_overlap``)."""
+    # the employer's row is locked until commit, so two decisions sent at once cannot both pass the
+    # overlap check below
+    unit = Unit.objects.select_for_update(of=("self",)).select_related("parent").get(pk=unit.pk)
     if unit.parent is None or not (actor is None or scoping.can(actor, Action.FINANCE, unit.parent.path)):
         _require(actor, unit.path)  # 404 outside scope; inside it, the union cannot relieve itself
         raise FinanceError(_("An exemption, reduction or suspension is decided by an upper level."), code="relief_not_upper",
@@ -280,10 +284,13 @@ def fee_relief_create(*, actor, unit: Unit, kind: str, first_month: datetime.dat
     return relief
 
 
-def _member(actor, member):
+def _member(actor, member, *, lock: bool = False):
     from congdoan.members.models import Member
 
-    member = Member.objects.select_related("unit").get(pk=member.pk)
+    members = Member.objects.select_related("unit")
+    if lock:  # the member's row only, until commit
+        members = members.select_for_update(of=("self",))
+    member = members.get(pk=member.pk)
     _require(actor, member.unit.path)
     return member
 
@@ -310,10 +317,33 @@ def member_salary_set(*, actor, member, valid_from: datetime.date, salary: int) 
     return record
 
 
+def _check_exemption_overlap(member, first: datetime.date, last: datetime.date | None) -> None:
+    """Refuse months ``first``..``last`` (None: with no end) when one of the member's exemptions covers
+    any of them, naming the earliest such exemption."""
+    covering = DuesExemption.objects.filter(member=member).filter(Q(last_month__isnull=True) | Q(last_month__gte=first))
+    if last is not None:
+        covering = covering.filter(first_month__lte=last)
+    found = covering.order_by("first_month", "pk").first()
+    if found is None:
+        return
+    if found.last_month is None:
+        message = _("This member is already exempt from %(first)s until further notice: two exemptions may not cover "
+                    "the same month.") % {"first": _month_text(found.first_month)}
+    else:
+        message = _("This member is already exempt from %(first)s to %(last)s: two exemptions may not cover the same "
+                    "month.") % {"first": _month_text(found.first_month), "last": _month_text(found.last_month)}
+    raise FinanceError(message, code="exemption_overlap", field="first_month",
+                       params={"exemption": found.pk, "first_month": found.first_month.isoformat(),
+                               "last_month": found.last_month.isoformat() if found.last_month else None})
+
+
 @transaction.atomic
 def dues_exemption_create(*, actor, member, first_month: datetime.date, last_month: datetime.date | None, reason: str) -> DuesExemption:
-    """Exempt a member from dues for some months (``last_month`` None: until further notice)."""
-    member = _member(actor, member)
+    """Exempt a member from dues for some months (``last_month`` None: until further notice).
+
+    Refused when one of his exemptions already covers one of the months (``exemption_overlap``): the
+    member's row is locked until commit, so two requests sent at once cannot both pass that check."""
+    member = _member(actor, member, lock=True)
     first = _month(first_month, "first_month")
     last = _month(last_month, "last_month") if last_month else None
     if last and last < first:
@@ -321,6 +351,7 @@ def dues_exemption_create(*, actor, member, first_month: datetime.date, last_mon
     reason = " ".join((reason or "").split())
     if not reason:
         raise FinanceError(_("Say why the member is exempt."), code="reason_required", field="reason")
+    _check_exemption_overlap(member, first, last)
     exemption = DuesExemption.objects.create(member=member, first_month=first, last_month=last, reason=reason[:255], created_by=actor)
     audit_record(actor=actor, action="finance.dues_exemption_created", obj=member, unit_path=member.unit.path,
                  changes={"first_month": first.isoformat(), "last_month": last.isoformat() if last else None, "reason": reason[:255]})

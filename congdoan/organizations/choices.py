@@ -42,6 +42,7 @@ class Kind(models.TextChoices):
 
 class EmployerType(models.TextChoices):
     STATE_AGENCY = "state_agency", _("State agency")
+    ARMED_FORCES = "armed_forces", _("Armed forces unit")
     PUBLIC_SERVICE = "public_service", _("Public service unit")
     STATE_ENTERPRISE = "state_enterprise", _("State enterprise")
     FDI = "fdi", _("Foreign-invested enterprise (FDI)")
