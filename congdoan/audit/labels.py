@@ -20,7 +20,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.utils.formats import number_format
 from django.utils.functional import Promise
 from django.utils.text import capfirst
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -67,6 +67,7 @@ ACTION_LABELS: dict[str, Promise] = {
     "finance.member_salary_set": pgettext_lazy("audit action", "Member's salary set"),
     "finance.member_salaries_imported": pgettext_lazy("audit action", "Members' salaries imported from a file"),
     "finance.dues_exemption_created": pgettext_lazy("audit action", "Member exempted from dues"),
+    "finance.dues_exemption_ended": pgettext_lazy("audit action", "Member's dues exemption ended"),
     "finance.collection_account_set": pgettext_lazy("audit action", "Collection account set"),
     "finance.transaction_posted": pgettext_lazy("audit action", "Transaction posted to the books"),
     "finance.transaction_reversed": pgettext_lazy("audit action", "Transaction reversed"),
@@ -130,7 +131,7 @@ FIELD_LABELS: dict[str, Promise] = {
     "matched": _("Matched"),
     "queued": _("Sent to the queue"),
     "posted": _("Posted to the books"),
-    "sent_back": _("To send back"),
+    "sent_back": _("Refused by the books, sent back to the queue"),
     "filters": _("Filters"),
     "sensitive": _("With sensitive data"),
     "unit_id": _("Unit"),
@@ -149,7 +150,7 @@ FIELD_LABELS: dict[str, Promise] = {
     "payer": _("Payer"),
     "parts": _("Months and amounts"),
     "paid_on": _("Paid on"),
-    "ledger_code": _("Reason from the books"),
+    "ledger_code": _("Posting refusal code"),
     "employers": _("Employers"),
     "sent": _("Sent"),
     "no_email": _("Without an e-mail address"),
@@ -157,6 +158,9 @@ FIELD_LABELS: dict[str, Promise] = {
     "job": _("Reminder run"),
     "error": _("Error"),
     "report": _("Report"),
+    "first_month": _("First month"),
+    "last_month": _("Last month"),
+    "exemption_id": _("Exemption"),
     "period": _("Period"),
     "format": _("Format"),
     "amount": _("Amount (đồng)"),
@@ -187,7 +191,7 @@ def action_choices() -> list[tuple[str, list[tuple[str, str]]]]:
     for code, label in ACTION_LABELS.items():
         prefix = code.split(".", 1)[0]
         if prefix not in groups:
-            groups[prefix] = [(f"{prefix}.", _g("%(group)s: all actions") % {"group": ACTION_GROUPS.get(prefix, prefix)})]
+            groups[prefix] = [(f"{prefix}.", gettext("%(group)s: all actions") % {"group": ACTION_GROUPS.get(prefix, prefix)})]
         groups[prefix].append((code, str(label)))
     return [(str(ACTION_GROUPS.get(prefix, prefix)), options) for prefix, options in groups.items()]
 
@@ -216,7 +220,7 @@ def _display(value, key: str, field=None) -> str:
     if value is None:
         return "∅"
     if isinstance(value, bool):
-        return _g("Yes") if value else _g("No")
+        return gettext("Yes") if value else gettext("No")
     if isinstance(value, list):
         return ", ".join(_display(v, key, field) for v in value) if value else "∅"
     if isinstance(value, dict):

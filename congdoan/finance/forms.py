@@ -189,6 +189,13 @@ class DuesExemptionForm(forms.Form):
                              help_text=_("E.g. unpaid leave, long illness, maternity leave, no work."))
 
 
+class DuesExemptionEndForm(forms.Form):
+    """Ends one exemption earlier; the page gives each exemption its own prefix (``end-<id>``)."""
+
+    last_month = MonthField(label=_("Last exempt month"), help_text=_("The member owes dues again from the month after."))
+    reason = forms.CharField(label=_("Why it ends"), max_length=255, required=False, help_text=_("E.g. back at work."))
+
+
 class MemberDuesFilterForm(forms.Form):
     unit = forms.IntegerField(required=False, widget=forms.HiddenInput())
     q = forms.CharField(label=_("Name or member code"), required=False, max_length=100)

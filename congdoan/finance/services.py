@@ -27,7 +27,7 @@ from congdoan.finance.ledger import _is_int, _month, _month_text, _require
 from congdoan.finance.models import (
     CollectionAccount, DuesExemption, FeeRelief, MemberSalary, Rule, SalaryFundDeclaration, UnitDuesRate,
 )
-from congdoan.finance.money import month_index, month_start
+from congdoan.finance.money import add_months, month_index, month_start
 from congdoan.finance.rules import RuleBook
 from congdoan.organizations.choices import Level
 from congdoan.organizations.models import Unit
@@ -355,6 +355,52 @@ def dues_exemption_create(*, actor, member, first_month: datetime.date, last_mon
     exemption = DuesExemption.objects.create(member=member, first_month=first, last_month=last, reason=reason[:255], created_by=actor)
     audit_record(actor=actor, action="finance.dues_exemption_created", obj=member, unit_path=member.unit.path,
                  changes={"first_month": first.isoformat(), "last_month": last.isoformat() if last else None, "reason": reason[:255]})
+    return exemption
+
+
+@transaction.atomic
+def dues_exemption_end(*, actor, exemption: DuesExemption, last_month: datetime.date, reason: str = "") -> DuesExemption:
+    """End a member's exemption earlier: ``last_month`` becomes its last exempt month and he owes dues
+    again from the month after (how an exemption "until further notice" stops, e.g. when he is back at
+    work). Nothing is deleted: the exemption keeps its first month and reason; the audit entry keeps
+    the last month before and after, and why it ended.
+
+    It only shortens: ``last_month`` may be neither before the first month (``months_reversed``) nor on
+    or after the present last month (``exemption_not_shortened``), and the months it gives back to
+    dues may not be closed in the books of the member's union (``period_closed``: what a closed month
+    owed does not change). Same permission as ``dues_exemption_create`` (FINANCE on the member's unit,
+    else 404); the member's row, then the exemption's, are locked until commit, so it is serialized
+    with the overlap check of a new exemption."""
+    from congdoan.members.models import Member
+
+    member_id = DuesExemption.objects.filter(pk=exemption.pk).values_list("member_id", flat=True).first()
+    if member_id is None:
+        raise NotFoundInScope()
+    member = _member(actor, Member(pk=member_id), lock=True)
+    exemption = DuesExemption.objects.select_for_update().get(pk=exemption.pk)
+    last = _month(last_month, "last_month")
+    first, before = exemption.first_month, exemption.last_month
+    if last < first:
+        raise FinanceError(_("An exemption cannot end before its first month, %(first)s.") % {"first": _month_text(first)},
+                           code="months_reversed", field="last_month")
+    if before is not None and last >= before:
+        raise FinanceError(_("This exemption already ends in %(last)s: it can only be ended earlier.") % {"last": _month_text(before)},
+                           code="exemption_not_shortened", field="last_month")
+    # the months that owe dues again: after ``last`` up to the old end (closed months are all in the past)
+    current = month_start(timezone.localdate())
+    reopened_end = min(before, current) if before is not None else current
+    closed = sorted(month for _unit, month in selectors.closed_months(unit_ids=[member.unit_id], start=add_months(last, 1),
+                                                                       end=reopened_end))
+    if closed:
+        raise FinanceError(_("The month %(month)s is closed in the books of %(unit)s: the exemption cannot end before it.") % {
+            "month": _month_text(closed[-1]), "unit": selectors.book_unit_of(member.unit)}, code="period_closed", field="last_month",
+            params={"month": closed[-1].isoformat()})
+    reason = " ".join((reason or "").split())[:255]
+    exemption.last_month = last
+    exemption.save(update_fields=["last_month"])
+    audit_record(actor=actor, action="finance.dues_exemption_ended", obj=member, unit_path=member.unit.path,
+                 changes={"exemption_id": exemption.pk, "first_month": first.isoformat(),
+                          "last_month": [before.isoformat() if before else None, last.isoformat()], "reason": reason})
     return exemption
 
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("units/<int:unit>/periods/", views.periods, name="periods"),
     path("members/", views.member_list, name="member_list"),
     path("members/<int:member>/", views.member_dues, name="member_dues"),
+    path("exemptions/<int:exemption>/end/", views.dues_exemption_end, name="dues_exemption_end"),
     path("salaries/import/", views.salary_import, name="salary_import"),
     path("me/", views.my_dues, name="my_dues"),
     path("me/receipts/<int:receipt>/pdf/", views.my_receipt_pdf, name="my_receipt_pdf"),

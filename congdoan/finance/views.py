@@ -11,6 +11,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from congdoan.accounts.choices import Action
 from congdoan.core.errors import DomainError
@@ -20,10 +21,11 @@ from congdoan.core.views import form_error, paginate, query_without_page, render
 from congdoan.finance import importing, member_selectors, selectors, services
 from congdoan.finance.choices import SHARE_KINDS, SHARE_LEVELS, VALUE_UNIT, RuleKind, TransactionKind, ValueUnit
 from congdoan.finance.forms import (
-    AsOfForm, CloseForm, CollectionAccountForm, DeclarationFilterForm, DeclarationForm, DeclarationImportForm, DuesExemptionForm,
-    MemberDuesFilterForm, MemberSalaryForm, MonthForm, ReliefForm, ReverseForm, RuleForm, SalaryImportForm, SharesForm, YearForm,
+    AsOfForm, CloseForm, CollectionAccountForm, DeclarationFilterForm, DeclarationForm, DeclarationImportForm, DuesExemptionEndForm,
+    DuesExemptionForm, MemberDuesFilterForm, MemberSalaryForm, MonthForm, ReliefForm, ReverseForm, RuleForm, SalaryImportForm,
+    SharesForm, YearForm,
 )
-from congdoan.finance.models import CollectionAccount, Rule, Transaction
+from congdoan.finance.models import CollectionAccount, DuesExemption, Rule, Transaction
 from congdoan.finance.money import add_months, month_start
 from congdoan.finance.references import payment_reference_for
 from congdoan.finance.rules import RuleBook
@@ -324,7 +326,8 @@ def member_list(request):
 @login_required
 def member_dues(request, member):
     """One member's dues: his salary (from a month on), his exemptions, and each month's dues with how
-    it was computed and what he paid. The forms record a salary or an exemption."""
+    it was computed and what he paid. The forms record a salary or an exemption; each exemption still
+    running has its own form to end it (``dues_exemption_end``)."""
     member = member_selectors.member_in_scope(request.user, member)
     salary_form = MemberSalaryForm(prefix="salary")
     exemption_form = DuesExemptionForm(prefix="exemption")
@@ -355,15 +358,53 @@ def member_dues(request, member):
                     messages.success(request, _("The exemption is saved."))
                     return redirect("finance:member_dues", member=member.pk)
         status = 422
+    return _member_dues_page(request, member, salary_form=salary_form, exemption_form=exemption_form, status=status)
+
+
+def _member_dues_page(request, member, *, salary_form=None, exemption_form=None, ending=None, status=200):
+    """The member's dues page. Each exemption open-ended or ending after this month carries ``end_form``;
+    ``ending`` is (exemption id, its bound form) when ending that one was refused: it is shown open, with
+    its errors, whatever the exemption's months."""
     year = _year(request)
     salaries = member_selectors.salary_history(member)
     exemptions = member_selectors.exemption_history(member)
+    month = member_selectors.this_month()
+    for exemption in exemptions:
+        if ending and ending[0] == exemption.pk:
+            exemption.end_form = ending[1]
+        elif exemption.last_month is None or exemption.last_month > month:
+            exemption.end_form = DuesExemptionEndForm(prefix=f"end-{exemption.pk}")
     statement = member_selectors.dues_statement(member, year=year, salaries=salaries, exemptions=exemptions)
     return render_page(request, "finance/member_dues.html", {
         "member": member, "salaries": salaries, "exemptions": exemptions, "s": statement, "year": year,
-        "years": _years(member), "salary_form": salary_form, "exemption_form": exemption_form,
+        "years": _years(member), "salary_form": salary_form or MemberSalaryForm(prefix="salary"),
+        "exemption_form": exemption_form or DuesExemptionForm(prefix="exemption"),
         "reference": payment_reference_for(kind="member", payer_id=member.pk),
     }, status=status)
+
+
+@login_required
+@require_POST
+def dues_exemption_end(request, exemption):
+    """End an exemption earlier, from its form on the member's dues page: back to that page with a
+    message, or the page again with the error on the form's field. POST only (GET is 405 for any id)."""
+    exemption = DuesExemption.objects.restrict(request.user, Action.FINANCE).filter(pk=exemption).first()
+    if exemption is None:
+        raise Http404
+    member = member_selectors.member_in_scope(request.user, exemption.member_id)
+    form = DuesExemptionEndForm(request.POST, prefix=f"end-{exemption.pk}")
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            ended = services.dues_exemption_end(actor=request.user, exemption=exemption, last_month=data["last_month"],
+                                                reason=data["reason"])
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(request, _("The exemption now ends in %(last)s: the member owes dues again from %(next)s.") % {
+                "last": ended.last_month.strftime("%m/%Y"), "next": add_months(ended.last_month, 1).strftime("%m/%Y")})
+            return redirect(reverse("finance:member_dues", kwargs={"member": member.pk}) + f"#exemption-{ended.pk}")
+    return _member_dues_page(request, member, ending=(exemption.pk, form), status=422)
 
 
 def _years(member) -> range:

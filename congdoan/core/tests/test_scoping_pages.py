@@ -31,6 +31,7 @@ from django.core.files.base import ContentFile
 from congdoan.accounts.models import RoleAssignment, User
 from congdoan.accounts.services import api_token_create
 from congdoan.budgets.models import Budget, Category, Expense
+from congdoan.finance.models import DuesExemption
 from congdoan.finance_reports.models import ReminderJob
 from congdoan.imports.models import ExportJob, ImportJob
 from congdoan.payments.models import BankAccount, BankTransaction, CashReceipt, StatementImport
@@ -63,6 +64,7 @@ OBJECT_FOR = {
     ("finance_reports", "employer"): "grassroots_a",
     ("finance_reports", "job"): "reminder_job_a",
     ("finance", "receipt"): "receipt_a",
+    ("finance", "exemption"): "exemption_a",
     ("budgets", "budget"): "budget_a",
     ("budgets", "expense"): "expense_a",
 }
@@ -157,6 +159,8 @@ def world(personas):
         unit=p.grassroots_a, category=Category.objects.get(code="activities"), year=2025, spent_on=datetime.date(2025, 6, 2),
         amount=1_500_000, description="Chi hội thao", document_number="PC-01", recorded_by=p.accountant_a)
     p.units["expense_a"].document.save("phieu-chi.pdf", ContentFile(b"%PDF-1.4"))
+    p.units["exemption_a"] = DuesExemption.objects.create(member=p.member_a, first_month=datetime.date(2025, 1, 1), last_month=None,
+                                                          reason="Nghỉ không lương")
     return p
 
 
