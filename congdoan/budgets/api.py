@@ -16,7 +16,7 @@ import datetime
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, File, Form, Query, Router, Schema
+from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from congdoan.accounts.choices import Action
@@ -271,7 +271,7 @@ def build_router() -> Router:
             raise DomainError(_("Choose a spending category in use."), code="category_invalid", field="category")
         data = payload.model_dump(exclude={"unit_id", "category"})
         expense = services.expense_record(actor=request.user, unit=unit, category=category, document=document, **data)
-        return 201, selectors.expense_get(request.user, expense.pk)
+        return Status(201, selectors.expense_get(request.user, expense.pk))
 
     @router.post("/expenses/{int:expense_id}/approve", response={200: ExpenseOut, **WRITE_ERRORS},
                  summary="Approve a recorded expense (the chair; never the person who recorded it)")

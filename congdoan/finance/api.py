@@ -10,7 +10,7 @@ makes a fresh router for tests that mount their own API.
 
 import datetime
 
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from congdoan.core.api_auth import ERRORS, WRITE_ERRORS
 from congdoan.finance import selectors, services
@@ -169,7 +169,7 @@ def build_router() -> Router:
         unit = selectors.employer_in_scope(request.user, payload.unit_id)
         declaration = services.declaration_save(actor=request.user, unit=unit, month=payload.month, si_salary_fund=payload.si_salary_fund,
                                                 workers=payload.workers, source=DeclarationSource.API)
-        return 201, declaration
+        return Status(201, declaration)
 
     return router
 

@@ -16,7 +16,7 @@ Mounted by congdoan/api.py with ``api.add_router("/finance-reports", finance_rep
 import datetime
 
 from django.utils import timezone, translation
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from congdoan.accounts.choices import Action
 from congdoan.core.api_auth import ERRORS, WRITE_ERRORS
@@ -246,7 +246,7 @@ def build_router() -> Router:
         as_of = parse_month(payload.as_of, timezone.localdate())
         job = services.reminder_job_create(actor=request.user, root=root, as_of=as_of, force=payload.force,
                                            language=translation.get_language())
-        return 201, job
+        return Status(201, job)
 
     @router.get("/reminders/jobs/{int:job_id}", response={200: JobOut, **ERRORS}, summary="Progress of a reminder job")
     def reminder_job(request, job_id: int):

@@ -12,7 +12,7 @@ carry them, and write answers do not repeat them (``sensitive`` is false there).
 import datetime
 
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from congdoan.accounts.choices import Action
@@ -212,7 +212,7 @@ def member_create(request, payload: MemberCreateIn):
     if unit is None:
         raise DomainError(_("No unit with this id among the units you may change."), code="not_found", field="unit")
     member = services.member_admit(actor=request.user, unit=unit, code=data.pop("code"), **data)
-    return 201, member_out(member, sensitive=False)
+    return Status(201, member_out(member, sensitive=False))
 
 
 @router.patch("/{int:member_id}", response={200: MemberOut, **WRITE_ERRORS}, summary="Change a member's record")

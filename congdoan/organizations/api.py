@@ -9,7 +9,7 @@ is a refused field (422).
 import datetime
 
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
 from congdoan.accounts.choices import Action
@@ -146,7 +146,7 @@ def unit_create(request, payload: UnitCreateIn):
     if parent is None:
         raise DomainError(_("No unit with this id among the units you may change."), code="not_found", field="parent")
     unit = services.unit_create(actor=request.user, parent=parent, level=data.pop("level"), **data)
-    return 201, unit
+    return Status(201, unit)
 
 
 @router.patch("/{int:unit_id}", response={200: UnitOut, **WRITE_ERRORS}, summary="Change a unit")
