@@ -34,7 +34,8 @@ def database_url(name: str) -> str:
 
 @contextmanager
 def pg_database(name: str):
-    """Create database ``name`` (dropping a leftover one), yield its URL, drop it afterwards."""
+    """Create database ``name`` (dropping a leftover one), yield its URL, drop it afterwards
+    (BENCH_KEEP_DB=1 keeps it, to look at query plans)."""
     import psycopg
 
     with psycopg.connect(SERVER_URL, autocommit=True) as conn:
@@ -43,8 +44,9 @@ def pg_database(name: str):
     try:
         yield database_url(name)
     finally:
-        with psycopg.connect(SERVER_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if os.environ.get("BENCH_KEEP_DB") != "1":
+            with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run_worker(module: str, args: list[str], env: dict) -> list[str]:

@@ -95,8 +95,6 @@ class MembershipEvent(models.Model):
     class Meta:
         ordering = ["occurred_on", "id"]
         verbose_name = _("membership event")
-        # "admitted in a year" (dashboard figure and its list) reads the admissions of a date range
-        indexes = [models.Index(fields=["kind", "occurred_on", "member"], name="members_event_kind_date_idx")]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.occurred_on}"
