@@ -128,7 +128,7 @@ def member_list_page(*, user, members, page_number=None, per_page: int = 50, **c
     is affordable, so:
     - filters the aggregates know: the count comes from _count; fewer than SORT_BELOW matches
       are sorted (the name-index walk would read ~50 × table / matches rows), more walk the index;
-    - a text search (or an admission year the aggregates lack): the matches' ids and names are
+    - a text search (or an admission year the aggregates lack, or a few admissions): the matches' ids and names are
       read once, up to COUNT_CAP, sorted here, and the page's rows fetched by id. A surname never
       walks the name index (its matches cluster: every "nguyen" after the names from a to n).
       Past COUNT_CAP the count says "more than" (exact is False) and the page comes in record
@@ -138,6 +138,10 @@ def member_list_page(*, user, members, page_number=None, per_page: int = 50, **c
         return Paginator([], per_page).get_page(1), True
     if _aggregates_know(**criteria):
         count = _count(user=user, members=members, **criteria)
+        if count < SORT_BELOW and criteria.get("admitted_year"):
+            # few admissions: their ids and names come from two indexes alone (the members of the
+            # subtree by unit, each one's admission by member, kind and date), sorted here
+            return _sorted_page(members, page_number, per_page)
         if count < SORT_BELOW:
             # lower() of an already lower-case column: the same order, but no index the planner can walk
             members = members.order_by(Lower("name_normalized"), "pk")
@@ -149,6 +153,13 @@ def member_list_page(*, user, members, page_number=None, per_page: int = 50, **c
         paginator = Paginator(members.order_by("pk"), per_page)
         paginator.count = COUNT_CAP
         return paginator.get_page(page_number), False
+    return _sorted_page(members, page_number, per_page, found=found)
+
+
+def _sorted_page(members, page_number, per_page: int, found=None) -> tuple[Page, bool]:
+    """The page of ``members`` (at most COUNT_CAP) from their ids and names sorted here, its rows fetched by id."""
+    if found is None:
+        found = list(members.order_by().values_list("pk", "name_normalized")[:COUNT_CAP])
     found.sort(key=lambda row: (row[1], row[0]))
     page = Paginator([pk for pk, _ in found], per_page).get_page(page_number)
     rows = {m.pk: m for m in members.order_by().filter(pk__in=list(page.object_list))}
