@@ -1,0 +1,175 @@
+"""PostgreSQL's own guard on the ledger's balance (migration 0013): whatever inserts entries (the services,
+the bulk path, a hand-written INSERT or COPY, in one statement or several), a transaction that does not
+balance for every unit it touches makes the commit fail (SQLSTATE 23514).
+
+Most tests run inside the test's transaction and fire the deferred checks with ``SET CONSTRAINTS ALL
+IMMEDIATE``, which is what COMMIT does first; the last one commits for real.
+"""
+
+import datetime
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from congdoan.finance import services
+from congdoan.finance.bulk import ReceiptIn, receipts_post_bulk
+from congdoan.finance.models import Account, Entry, Transaction
+from congdoan.finance.references import payment_reference_for
+
+pytestmark = pytest.mark.skipif("connection.vendor != 'postgresql'")
+
+D = datetime.date
+DAY = D(2025, 6, 3)
+
+
+def commit_checks():
+    """Run the checks COMMIT runs (the deferred ones), without ending the test's transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def refused(exc_info) -> str:
+    """The SQLSTATE and message of the database's refusal."""
+    cause = exc_info.value.__cause__
+    assert cause.sqlstate == "23514", cause
+    return str(cause)
+
+
+def account(unit, code: str) -> int:
+    return Account.objects.get_or_create(unit=unit, code=code)[0].pk
+
+
+def new_transaction(unit, memo="by hand") -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO finance_transaction (unit_id, date, kind, memo, amount, created_at) "
+                       "VALUES (%s, %s, 'manual', %s, 0, now()) RETURNING id", [unit.pk, DAY, memo])
+        return cursor.fetchone()[0]
+
+
+def insert_lines(txn_id: int, *lines):
+    """One INSERT statement of (unit, account code, debit, credit) lines into the transaction ``txn_id``."""
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(lines))
+    params = [v for unit, code, debit, credit in lines for v in (txn_id, account(unit, code), unit.pk, DAY, debit, credit)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO finance_entry (transaction_id, account_id, unit_id, date, debit, credit) VALUES {values}", params)
+
+
+def to_recheck() -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT transaction_id FROM finance_balance_recheck ORDER BY 1")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_an_entry_added_to_a_posted_transaction_is_refused_at_commit(p):
+    txn = services.ledger_post(actor=p.accountant_a, unit=p.grassroots_a, date=DAY, lines=[("112", 500, 0), ("518", 0, 500)])
+    commit_checks()
+    with pytest.raises(IntegrityError) as exc, transaction.atomic():
+        insert_lines(txn.pk, (p.grassroots_a, "112", 5, 0))  # accepted for now: lines may still come
+        assert to_recheck() == [txn.pk]
+        commit_checks()
+    assert f"transaction {txn.pk} does not balance" in refused(exc)
+
+
+def test_lines_written_by_several_statements_are_checked_at_commit(p):
+    g = p.grassroots_a
+    balanced, short = new_transaction(g), new_transaction(g)
+    with transaction.atomic():
+        insert_lines(balanced, (g, "112", 700, 0))
+        insert_lines(balanced, (g, "518", 0, 300), (g, "411", 0, 400))
+        assert to_recheck() == [balanced]  # unbalanced after the first statement, balanced after the second
+        commit_checks()
+    assert to_recheck() == []  # rechecked and cleared
+    with pytest.raises(IntegrityError) as exc, transaction.atomic():
+        insert_lines(short, (g, "112", 700, 0))
+        insert_lines(short, (g, "518", 0, 699))
+        commit_checks()
+    assert f"transaction {short} does not balance" in refused(exc)
+
+
+def test_balanced_in_total_but_not_for_each_unit_is_refused(p):
+    txn = new_transaction(p.grassroots_a)
+    with pytest.raises(IntegrityError) as exc, transaction.atomic():
+        insert_lines(txn, (p.grassroots_a, "112", 100, 0), (p.upper_a, "5111", 0, 100))
+        commit_checks()
+    refused(exc)
+
+
+def test_removing_the_row_to_recheck_does_not_skip_the_check(p):
+    txn = new_transaction(p.grassroots_a)
+    with pytest.raises(IntegrityError) as exc, transaction.atomic():
+        insert_lines(txn, (p.grassroots_a, "112", 100, 0))
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM finance_balance_recheck")
+        commit_checks()
+    refused(exc)
+
+
+def test_one_unbalanced_transaction_among_many_in_one_statement(p):
+    g, bank, revenue = p.grassroots_a, account(p.grassroots_a, "112"), account(p.grassroots_a, "518")
+    ids = [new_transaction(g, memo=f"#{i}") for i in range(300)]
+    bad = ids[137]
+    with pytest.raises(IntegrityError) as exc, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("INSERT INTO finance_entry (transaction_id, account_id, unit_id, date, debit, credit) "
+                       "SELECT t, a, %s, %s, d, CASE WHEN a = %s AND t = %s THEN c - 1 ELSE c END "
+                       "FROM unnest(%s::bigint[]) t, (VALUES (%s::bigint, 1000, 0), (%s::bigint, 0, 1000)) l(a, d, c)",
+                       [g.pk, DAY, revenue, bad, ids, bank, revenue])
+        assert to_recheck() == [bad]
+        commit_checks()
+    assert f"transaction {bad} does not balance" in refused(exc)
+
+
+def test_entries_copied_in_are_checked_too(p):
+    txn, g = new_transaction(p.grassroots_a), p.grassroots_a
+    bank, revenue = account(g, "112"), account(g, "518")
+    with pytest.raises(IntegrityError) as exc, transaction.atomic(), connection.cursor() as cursor:
+        with cursor.cursor.copy("COPY finance_entry (transaction_id, account_id, unit_id, date, debit, credit) FROM STDIN") as copy:
+            copy.write_row((txn, bank, g.pk, DAY, 250, 0))
+            copy.write_row((txn, revenue, g.pk, DAY, 0, 200))
+        commit_checks()
+    refused(exc)
+
+
+def test_an_unbalanced_insert_rolled_back_to_a_savepoint_leaves_nothing_to_refuse(p):
+    txn = new_transaction(p.grassroots_a)
+    with transaction.atomic():
+        insert_lines(txn, (p.grassroots_a, "112", 100, 0))
+        transaction.set_rollback(True)
+    insert_lines(txn, (p.grassroots_a, "112", 100, 0), (p.grassroots_a, "518", 0, 100))
+    commit_checks()
+    assert Entry.objects.filter(transaction_id=txn).count() == 2
+
+
+def test_the_services_and_the_bulk_path_leave_nothing_to_check_at_commit(p):
+    """Their entries balance when their INSERT ends, so the check is done there: nothing waits for commit."""
+    services.ledger_post(actor=p.accountant_a, unit=p.grassroots_a, date=DAY, lines=[("112", 500, 0), ("518", 0, 500)])
+    reference = payment_reference_for(kind="employer", payer_id=p.grassroots_a.pk)
+    services.receipt_post(actor=p.accountant_a, unit=p.grassroots_a, source="union_fee", payer_reference=reference,
+                          amount=1_000_001, paid_on=DAY, external_id="bank:one")
+    result = receipts_post_bulk(actor=p.accountant_a, receipts=[
+        ReceiptIn(unit_id=p.grassroots_a.pk, source="union_fee", amount=100_000 + i, paid_on=DAY, external_id=f"bank:{i}",
+                  payer_reference=reference) for i in range(50)])
+    assert result.posted == 50 and not result.refused
+    assert to_recheck() == []
+    commit_checks()
+    assert Transaction.objects.count() == 52 and Entry.objects.count() == 2 + 9 * 51
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_commit_refuses_an_unbalanced_transaction_and_accepts_one_written_in_two_statements():
+    from congdoan.core.testing import build_personas
+
+    p = build_personas()
+    g = p.grassroots_a
+    with pytest.raises(IntegrityError) as exc:
+        with transaction.atomic():
+            txn = new_transaction(g)
+            insert_lines(txn, (g, "112", 100, 0), (g, "518", 0, 99))
+    refused(exc)
+    assert not Transaction.objects.exists()  # the whole transaction rolled back
+    with transaction.atomic():
+        txn = new_transaction(g)
+        insert_lines(txn, (g, "112", 100, 0))
+        insert_lines(txn, (g, "518", 0, 100))
+    assert Entry.objects.filter(transaction_id=txn).count() == 2
+    assert to_recheck() == []  # the table is empty outside a database transaction
