@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from congdoan.accounts.choices import Action
 from congdoan.audit.services import audit_record
 from congdoan.core import paths as tree
+from congdoan.finance import selectors
 from congdoan.finance.errors import FinanceError
 from congdoan.finance.models import MemberSalary, Period
 from congdoan.finance.money import month_start
@@ -359,12 +360,29 @@ def read_salaries(*, actor, data: bytes, name: str, today: datetime.date | None 
                 continue
             seen[key] = index
             checked.append((index, member, month, salary))
+    if checked:
+        # a salary from a month on changes what each month since owes: none of them may be closed
+        # (services.member_salary_set refuses the same)
+        closed = selectors.closed_months(unit_ids={m.unit_id for _r, m, _mo, _s in checked},
+                                         start=min(mo for _r, _m, mo, _s in checked), end=latest)
+        last_closed: dict[int, datetime.date] = {}
+        for unit_id, closed_month in closed:
+            last_closed[unit_id] = max(closed_month, last_closed.get(unit_id, closed_month))
+        for index, member, month, _salary in checked:
+            if month <= last_closed.get(member.unit_id, datetime.date.min):
+                error(index, "month", "period_closed",
+                      _("The month %(month)s is closed in the books of the member's union: what it owed cannot change.") % {
+                          "month": last_closed[member.unit_id].strftime("%m/%Y")}, _mm_yyyy(month))
     if total_errors:
         raise SalaryImportError(_("The file has %(n)s errors; nothing was imported.") % {"n": total_errors}, code="file_invalid",
                                 errors=sorted(errors, key=lambda e: e["row"]), total=total_errors)
     if not checked:
         raise SalaryImportError(_("The file has no salary rows."), code="file_empty")
     return checked, digest
+
+
+def _mm_yyyy(month: datetime.date) -> str:
+    return month.strftime("%m/%Y")
 
 
 def _chunks(values: list, size: int = 5_000):

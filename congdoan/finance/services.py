@@ -305,6 +305,7 @@ def member_salary_set(*, actor, member, valid_from: datetime.date, salary: int) 
                            code="month_future", field="valid_from")
     if not _is_int(salary) or salary < 0:
         raise FinanceError(_("The salary must be an amount in đồng, zero or more."), code="salary_invalid", field="salary")
+    _refuse_closed_dues_months(member, valid_from, None, "valid_from")
     record = MemberSalary.objects.filter(member=member, valid_from=valid_from).first()
     before = record.salary if record else None
     if record is None:
@@ -315,6 +316,20 @@ def member_salary_set(*, actor, member, valid_from: datetime.date, salary: int) 
     audit_record(actor=actor, action="finance.member_salary_set", obj=member, unit_path=member.unit.path,
                  changes={"salary": [before, salary], "valid_from": valid_from.isoformat()})
     return record
+
+
+def _refuse_closed_dues_months(member, start: datetime.date, end: datetime.date | None, field: str) -> None:
+    """Refuse a change to what ``member`` owes for months ``start``..``end`` (None: up to this month) when
+    one of them is closed in the books of his union (``period_closed``): what a closed month owed
+    does not change."""
+    end = min(end or month_start(timezone.localdate()), month_start(timezone.localdate()))
+    if start > end:
+        return
+    closed = sorted(month for _unit, month in selectors.closed_months(unit_ids=[member.unit_id], start=start, end=end))
+    if closed:
+        raise FinanceError(_("The month %(month)s is closed in the books of %(unit)s: what it owed cannot change.") % {
+            "month": _month_text(closed[0]), "unit": selectors.book_unit_of(member.unit)}, code="period_closed", field=field,
+            params={"month": closed[0].isoformat()})
 
 
 def _check_exemption_overlap(member, first: datetime.date, last: datetime.date | None) -> None:
@@ -352,6 +367,7 @@ def dues_exemption_create(*, actor, member, first_month: datetime.date, last_mon
     if not reason:
         raise FinanceError(_("Say why the member is exempt."), code="reason_required", field="reason")
     _check_exemption_overlap(member, first, last)
+    _refuse_closed_dues_months(member, first, last, "first_month")
     exemption = DuesExemption.objects.create(member=member, first_month=first, last_month=last, reason=reason[:255], created_by=actor)
     audit_record(actor=actor, action="finance.dues_exemption_created", obj=member, unit_path=member.unit.path,
                  changes={"first_month": first.isoformat(), "last_month": last.isoformat() if last else None, "reason": reason[:255]})
