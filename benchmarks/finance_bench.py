@@ -9,12 +9,19 @@ In a fresh PostgreSQL database ``congdoan_bench_fin`` (created and dropped here)
     between the union and its three upper levels (7,500 / 1,000 / 1,000 / 500 basis points);
   - every month up to 11/2025 closed for every unit, with each account's monthly closing balance
     (12/2025 stays open), all written with INSERT … SELECT from generate_series, the indexes built
-    afterwards (set-up, not measured).
+    afterwards (set-up, not measured);
+  - BENCH_PROVINCE_MEMBERS members in P00 (default 100,000: 20 per employer), one in ten joined
+    during 2025, one in fifty no longer active, one in twenty with a salary recorded, one in a
+    hundred exempt from dues for six months.
 Then, through the selectors the pages use (median of repeated calls, in-process, warm):
   - the balance of an account at a date: random accounts and dates; the national federation's
     receivable account (one line per receipt in the country) in the open month and inside a closed one;
   - a unit's trial balance (every account);
   - the arrears report of province P00 (5,000 employers × 24 months);
+  - the collection dashboard page of P00 for 2025 (finance_reports: union fee and dues owed and
+    paid, arrears by age, 250 branches), through Django's test client: server time, median of 10;
+    then once more with a salary recorded for every member (median of 3): its lines are
+    `finance_reports_dashboard_*`;
 and, once each: closing 12/2025 for the national federation (period_close), posting a receipt
 (receipt_post), and, for comparison, the plain SUM over all lines that the snapshots replace.
 Prints `name: value unit` lines.
@@ -49,12 +56,16 @@ def main():
         print("finance: skipped (no PostgreSQL server)")
         return
     with pg_database(PG_NAME) as url:
-        env = {"DATABASE_URL": url, "DEBUG": "0", "HUEY_IMMEDIATE": "1"}
+        env = {"DATABASE_URL": url, "DEBUG": "0", "HUEY_IMMEDIATE": "1", "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost"}
         for line in run_worker("benchmarks.finance_bench", [str(employers)], env):
             print(line, flush=True)
 
 
 run = main
+
+
+def province_members() -> int:
+    return int(os.environ.get("BENCH_PROVINCE_MEMBERS", str(20 * PROVINCE_EMPLOYERS)))
 
 
 def _median_ms(fn, repeat: int = 10) -> float:
@@ -213,6 +224,74 @@ def load_ledger(cursor) -> dict:
     return {"entries": entries, "receipts": receipts, "timings": timings}
 
 
+def load_members(cursor, province_path: str, members: int) -> dict:
+    """``members`` members in the grassroots unions of the province, spread evenly; one in ten joined
+    during 2025, one in fifty is no longer active; a salary for one in twenty, a dues exemption
+    (03–08/2025) for one in a hundred."""
+    start = time.perf_counter()
+    cursor.execute("SELECT id FROM organizations_unit WHERE level = 'grassroots' AND path LIKE %s ORDER BY path", [province_path + "%"])
+    employers = len(cursor.fetchall())
+    _bulk(cursor, "members_member", """
+        INSERT INTO members_member (code, full_name, name_normalized, date_of_birth, gender, citizen_id, ethnicity, religion,
+                                    education_level, qualification, phone, email, occupation, union_position, joined_on, status,
+                                    created_at, updated_at, unit_id)
+        SELECT 'B' || lpad(x.n::text, 9, '0'), 'Nguyễn Văn ' || x.n, 'nguyen van ' || x.n, DATE '1970-01-01' + (x.n * 37 %% 12000)::int,
+               CASE WHEN x.n %% 2 = 0 THEN 'male' ELSE 'female' END, lpad(x.n::text, 12, '0'), '', '', '', '', '', '', '', '',
+               CASE WHEN x.n %% 10 = 0 THEN DATE '2025-01-01' + (x.n * 7 %% 330)::int ELSE DATE '2010-01-01' + (x.n * 13 %% 5000)::int END,
+               CASE WHEN x.n %% 50 = 7 THEN 'left' ELSE 'active' END, now(), now(), g.id
+        FROM (SELECT n, n %% %s AS slot FROM generate_series(0, %s - 1) n) x
+        JOIN (SELECT id, row_number() OVER (ORDER BY path) - 1 AS slot FROM organizations_unit
+              WHERE level = 'grassroots' AND path LIKE %s) g ON g.slot = x.slot""", [employers, members, province_path + "%"])
+    cursor.execute("""
+        INSERT INTO finance_membersalary (valid_from, salary, created_at, member_id)
+        SELECT DATE '2024-07-01', 5000000 + (id % 97) * 150000, now(), id FROM members_member WHERE id % 20 = 3""")
+    cursor.execute("""
+        INSERT INTO finance_duesexemption (first_month, last_month, reason, created_at, member_id)
+        SELECT DATE '2025-03-01', DATE '2025-08-01', 'Nghỉ ốm dài ngày', now(), id FROM members_member WHERE id % 100 = 11""")
+    for table in ("members_member", "finance_membersalary", "finance_duesexemption", "organizations_unit"):
+        cursor.execute(f"VACUUM ANALYZE {table}")
+    cursor.execute("SELECT count(*), count(*) FILTER (WHERE status = 'active') FROM members_member")
+    total, active = cursor.fetchone()
+    return {"members": total, "active": active, "seconds": time.perf_counter() - start}
+
+
+def measure_dashboard(say, user, province):
+    """The collection dashboard page of the province for 2025, through the test client (middleware,
+    queries, template: the server's time), median of 10 after a warm-up request; then again with a
+    salary recorded for every member before the period (dues.py's "steady" members, median of 3)."""
+    from django.db import connection
+    from django.test import Client
+
+    from congdoan.finance_reports import selectors as reports
+    from congdoan.finance_reports.periods import make_period
+
+    client = Client()
+    client.force_login(user)
+    url = f"/finance-reports/?unit={province.pk}&period=2025"
+
+    def page():
+        response = client.get(url)
+        assert response.status_code == 200, response.status_code
+        return response
+
+    year = make_period("year", 2025)
+    report = reports.collection_report(user=user, root=province, roots=[province], period=year, today=datetime.date(2026, 1, 15))
+    say("reports_dashboard_province_ms", f"{_median_ms(page):.0f}",
+        f"ms (target < 500; {report.total.grassroots.value:,} employers, {len(report.branches)} branches; "
+        f"load average {os.getloadavg()[0]:.1f})")
+    t = report.total
+    say("reports_dashboard_figures", f"fee owed {t.fee_owed.value:,} đ, paid {t.fee_paid.value:,} đ; dues owed {t.dues_owed.value:,} đ; "
+                                      f"{t.in_arrears.value:,} employers in arrears, {t.arrears.value:,} đ")
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            INSERT INTO finance_membersalary (valid_from, salary, created_at, member_id)
+            SELECT DATE '2024-10-01', 4500000 + (id % 89) * 120000, now(), id FROM members_member
+            WHERE NOT EXISTS (SELECT 1 FROM finance_membersalary s WHERE s.member_id = members_member.id)""")
+        cursor.execute("VACUUM ANALYZE finance_membersalary")
+    say("reports_dashboard_province_all_salaried_ms", f"{_median_ms(page, 3):.0f}",
+        "ms (a salary recorded for every member, from 10/2024)")
+
+
 def worker(employers: int):
     def say(name, value, unit=""):
         print(f"finance_{name}: {value}{(' ' + unit) if unit else ''}", flush=True)
@@ -232,10 +311,12 @@ def worker(employers: int):
     say("tree_seconds", f"{timer.seconds:.1f}", "s")
     with connection.cursor() as cursor:
         loaded = load_ledger(cursor)
+        members = load_members(cursor, facts["province"].path, province_members())
     say("load_seconds", f"{timer.seconds:.1f}", "s")
     say("load_breakdown", ", ".join(f"{k} {v:.1f} s" for k, v in loaded["timings"].items()))
     say("data", f"{loaded['entries']:,} ledger lines, {loaded['receipts']:,} receipts, {facts['units']:,} units, "
-                f"{employers:,} employers × {MONTHS} months declared; province P00: {PROVINCE_EMPLOYERS:,} employers")
+                f"{employers:,} employers × {MONTHS} months declared; province P00: {PROVINCE_EMPLOYERS:,} employers, "
+                f"{members['members']:,} members ({members['active']:,} active; loaded in {members['seconds']:.1f} s)")
     national, province = facts["national"], facts["province"]
     user = User.objects.create_user(username="ke_toan_tw", password="x-Bench-2026", full_name="Kế toán")
     RoleAssignment.objects.create(user=user, unit=national, role="accountant")
@@ -277,6 +358,7 @@ def worker(employers: int):
     totals = report["r"]["totals"]
     say("arrears_province_figures", f"{totals['employers']:,} employers, {totals['in_arrears']:,} in arrears, "
                                     f"owed {totals['owed']:,} đ, paid {totals['paid']:,} đ")
+    measure_dashboard(say, user, province)
 
     timer = Timer()
     services.period_close(actor=user, unit=national, month=datetime.date(2025, 12, 1))

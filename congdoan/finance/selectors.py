@@ -7,6 +7,7 @@ take the ``user`` and go through ``restrict(user, Action.FINANCE)``.
 
 import datetime
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.db.models import Max, Q, Sum
 
@@ -23,6 +24,8 @@ from congdoan.finance.money import add_months, apply_rate, month_end, month_inde
 from congdoan.finance.rules import RuleBook, member_dues, unit_rate_on, unit_rates
 from congdoan.organizations.choices import Level
 from congdoan.organizations.models import Unit
+from congdoan.payments.arrears import EmployerArrears
+from congdoan.payments.choices import AGE_BUCKETS
 
 #: levels whose units keep no books of their own: their money is in their grassroots union's books
 BELOW_GRASSROOTS = {Level.SUB_UNION, Level.UNION_GROUP}
@@ -361,8 +364,51 @@ def open_months(unit: Unit, today: datetime.date) -> list[datetime.date]:
 
 
 # -- arrears ---------------------------------------------------------------------------------------------------
-def _arrears_in_python(unit_ids, as_of: datetime.date) -> dict:
-    """{employer id: EmployerArrears} the plain way: owed and paid per month, then payments' arithmetic.
+@dataclass
+class SubtreeArrears(EmployerArrears):
+    """One employer's union fee figures from ``arrears_of_subtree``: payments' ``EmployerArrears`` as
+    of a month (owed and paid up to that month, since January of its year, the unpaid rest by age)
+    and, when a period was asked for, what was owed for and received for the months of the period."""
+
+    owed_period: int = 0
+    paid_period: int = 0
+
+
+def arrears_of_subtree(path: str, as_of: datetime.date, *,
+                       period: tuple[datetime.date, datetime.date] | None = None) -> dict[int, SubtreeArrears]:
+    """The union fee arrears of every employer of the subtree at ``path`` as of a month:
+    {employer unit id: SubtreeArrears}. The one public read of arrears for a subtree: finance's
+    arrears report and the finance reports (collection dashboard, employer list, reminders) use it.
+
+    For each employer: ``owed_total``/``paid_total`` (every month up to ``as_of`` included),
+    ``owed_year``/``paid_year`` (from January of ``as_of``'s year), ``buckets`` ({age bucket key:
+    unpaid}), with payments' arithmetic (``payments.arrears``): the month ``as_of`` is not yet due,
+    payments cover the oldest months first; "paid" is what the ledger received (receipts by the
+    month they pay for, reversals subtracted). With ``period`` = (first month, last month), also
+    ``owed_period``/``paid_period``: the fee owed for and received for the months of the period
+    (which may end after ``as_of``), as ``union_fee_owed_in_subtree`` and ``union_fee_paid`` count them.
+
+    Every unit of the subtree with a declaration or a receipt in those months is in the result,
+    whatever its level or employer type; others are absent (zero figures). Like the other path and
+    id selectors it trusts the caller: page-facing callers check the user's scope of ``path`` first.
+
+    Cost: two grouped queries over the subtree's declarations and receipts (``_arrears_in_sql``),
+    whatever the number of employers; the employers with an exemption, reduction or suspension
+    (``FeeRelief``; a suspension moves fees between months) are computed month by month in Python
+    (``_arrears_in_python``), a test checks that both ways agree.
+    """
+    as_of = month_start(as_of)
+    if period is not None:
+        period = (month_start(period[0]), month_start(period[1]))
+    relieved = set(FeeRelief.objects.filter(tree.subtree_q("unit__path", path)).values_list("unit_id", flat=True))
+    figures = _arrears_in_sql(path, as_of, relieved, period=period)
+    if relieved:
+        figures.update(_arrears_in_python(sorted(relieved), as_of, period=period))
+    return figures
+
+
+def _arrears_in_python(unit_ids, as_of: datetime.date, *, period: tuple[datetime.date, datetime.date] | None = None) -> dict:
+    """{employer id: SubtreeArrears} the plain way: owed and paid per month, then payments' arithmetic.
     Used for employers with an exemption, reduction or suspension (a suspension moves amounts between
     months), and by the tests as the reference the SQL below must agree with."""
     from congdoan.payments.arrears import employer_arrears
@@ -371,15 +417,22 @@ def _arrears_in_python(unit_ids, as_of: datetime.date) -> dict:
     for unit_id, month, amount in union_fee_owed(unit_ids=unit_ids, start=FIRST_MONTH, end=as_of):
         owed[unit_id][month] = amount
     paid = union_fee_paid(Q(unit_id__in=list(unit_ids)), FIRST_MONTH, as_of)
-    return {pk: employer_arrears(pk, owed.get(pk, {}), paid.get(pk, {}), as_of) for pk in unit_ids}
+    result = {}
+    for pk in unit_ids:
+        plain = employer_arrears(pk, owed.get(pk, {}), paid.get(pk, {}), as_of)
+        result[pk] = SubtreeArrears(pk, plain.owed_total, plain.paid_total, plain.owed_year, plain.paid_year, plain.buckets)
+    if period is not None:
+        for unit_id, _month, amount in union_fee_owed(unit_ids=unit_ids, start=period[0], end=period[1]):
+            result[unit_id].owed_period += amount
+        for unit_id, by_month in union_fee_paid(Q(unit_id__in=list(unit_ids)), period[0], period[1]).items():
+            result[unit_id].paid_period += sum(by_month.values())
+    return result
 
 
 def _tail_buckets(owed_by_age: list[int], unpaid: int) -> dict:
     """Payments cover the oldest months first, so what is unpaid is the newest months' fees: fill the
     age bands from the newest (age 0, the month of ``as_of``, not yet due) back with ``unpaid``.
     ``owed_by_age``: the fees of age 0 then of each AGE_BUCKETS band. Returns {bucket key: unpaid}."""
-    from congdoan.payments.choices import AGE_BUCKETS
-
     left = max(unpaid, 0)
     left -= min(owed_by_age[0], left)
     buckets = {}
@@ -391,33 +444,40 @@ def _tail_buckets(owed_by_age: list[int], unpaid: int) -> dict:
     return buckets
 
 
-def _arrears_in_sql(path: str, as_of: datetime.date, skip: set[int]) -> dict:
-    """{employer id: EmployerArrears} for the employers of a subtree, computed from two grouped queries.
+def _arrears_in_sql(path: str, as_of: datetime.date, skip: set[int], *,
+                    period: tuple[datetime.date, datetime.date] | None = None) -> dict:
+    """{employer id: SubtreeArrears} for the employers of a subtree, computed from two grouped queries.
 
     The same arithmetic as payments.arrears without going month by month in Python: the database
     sums, per employer, the fees of the declared months (the month's rate times the fund, rounded
     halves up; 0 for an exempt employer type) by age band, and what was paid up to ``as_of``. As
     payments cover the oldest months first, the unpaid rest (owed − paid) is the newest months' fees,
     so it is spread over the age bands from the newest back (``_tail_buckets``). A province's 5,000
-    employers × 24 months is one aggregation over 120,000 index entries. Employers in ``skip`` (with
-    an exemption, reduction or suspension) are computed by ``_arrears_in_python``.
+    employers × 24 months is one aggregation over 120,000 index entries. The same two scans sum the
+    months of ``period`` when one is given. Employers in ``skip`` (with an exemption, reduction or
+    suspension) are left to ``_arrears_in_python``.
     """
     from django.db import connection, transaction
 
-    from congdoan.payments.arrears import EmployerArrears
-    from congdoan.payments.choices import AGE_BUCKETS
-
     as_of = month_start(as_of)
+    last = max(as_of, period[1]) if period else as_of
     rules = RuleBook()
     end = tree.successor(path) or "~"
     first = (SalaryFundDeclaration.objects.filter(unit__path__gte=path, unit__path__lt=end).order_by("month")
              .values_list("month", flat=True).first())
-    months = [m for m in months_between(first, as_of) if rules.union_fee_rate(m) is not None] if first and first <= as_of else []
+    months = [m for m in months_between(first, last) if rules.union_fee_rate(m) is not None] if first and first <= last else []
     as_of_index, year_index = month_index(as_of), month_index(as_of.replace(month=1))
     ages = [(0, 0)] + [(low, high) for _key, _label, low, high in AGE_BUCKETS]
-    by_age = ", ".join(f"SUM(CASE WHEN {as_of_index} - o.idx >= {int(low)}"
-                       + (f" AND {as_of_index} - o.idx <= {int(high)}" if high is not None else "") + " THEN o.fee ELSE 0 END)"
+    # sums cast back to bigint: PostgreSQL's SUM(bigint) is numeric, read as slower Decimals
+    by_age = ", ".join(f"CAST(SUM(CASE WHEN {as_of_index} - o.idx >= {int(low)}"
+                       + (f" AND {as_of_index} - o.idx <= {int(high)}" if high is not None else "") + " THEN o.fee ELSE 0 END) AS bigint)"
                        for low, high in ages)
+    if period:
+        in_period = (f"CAST(SUM(CASE WHEN o.idx >= {month_index(period[0])} AND o.idx <= {month_index(period[1])} "
+                     "THEN o.fee ELSE 0 END) AS bigint)")
+        paid_in_period = "CAST(SUM(CASE WHEN r.period >= %s AND r.period <= %s THEN r.amount ELSE 0 END) AS bigint)"
+    else:
+        in_period = paid_in_period = "0"
     skip_sql = f"AND d.unit_id NOT IN ({', '.join(['%s'] * len(skip))})" if skip else ""
     owed_rows, paid_rows = [], []
     with transaction.atomic(), connection.cursor() as cursor:
@@ -430,12 +490,14 @@ def _arrears_in_sql(path: str, as_of: datetime.date, skip: set[int]) -> dict:
             exempt = [(m, etype) for m in months for etype in rules.exempt_types(Source.UNION_FEE, m)]
             for m, etype in exempt:
                 params += [m, etype]
-            params += [path, end, as_of, *skip]
+            params += [path, end, last, *skip]
             cursor.execute(f"""
                 WITH rates (month, idx, rate) AS (VALUES {", ".join(["(%s, %s, %s)"] * len(months))}),
                 exempt (month, employer_type) AS (VALUES {", ".join(["(%s, %s)"] * len(exempt)) if exempt
                                                           else "(CAST(NULL AS date), CAST(NULL AS varchar(20)))"})
-                SELECT o.unit_id, SUM(o.fee), SUM(CASE WHEN o.idx >= {year_index} THEN o.fee ELSE 0 END), {by_age}
+                SELECT o.unit_id, CAST(SUM(CASE WHEN o.idx <= {as_of_index} THEN o.fee ELSE 0 END) AS bigint),
+                       CAST(SUM(CASE WHEN o.idx >= {year_index} AND o.idx <= {as_of_index} THEN o.fee ELSE 0 END) AS bigint),
+                       {in_period}, {by_age}
                 FROM (
                     SELECT d.unit_id, r.idx,
                            CASE WHEN x.month IS NULL THEN (d.si_salary_fund * r.rate + 5000) / 10000 ELSE 0 END AS fee
@@ -447,43 +509,37 @@ def _arrears_in_sql(path: str, as_of: datetime.date, skip: set[int]) -> dict:
                 ) o
                 GROUP BY o.unit_id""", params)
             owed_rows = cursor.fetchall()
-        cursor.execute("""
-            SELECT r.unit_id, SUM(r.amount), SUM(CASE WHEN r.period >= %s THEN r.amount ELSE 0 END)
+        cursor.execute(f"""
+            SELECT r.unit_id, CAST(SUM(CASE WHEN r.period <= %s THEN r.amount ELSE 0 END) AS bigint),
+                   CAST(SUM(CASE WHEN r.period >= %s AND r.period <= %s THEN r.amount ELSE 0 END) AS bigint), {paid_in_period}
             FROM finance_receipt r JOIN organizations_unit u ON u.id = r.unit_id
             WHERE u.path >= %s AND u.path < %s AND r.source = %s AND r.period <= %s
-            GROUP BY r.unit_id""", [as_of.replace(month=1), path, end, Source.UNION_FEE.value, as_of])
+            GROUP BY r.unit_id""", [as_of, as_of.replace(month=1), as_of, *(period or ()), path, end, Source.UNION_FEE.value, last])
         paid_rows = cursor.fetchall()
+    # every sum is cast to bigint in SQL: plain ints on both databases, no Decimal to convert
+    paid = {unit_id: (paid_total, paid_year, paid_period) for unit_id, paid_total, paid_year, paid_period in paid_rows
+            if unit_id not in skip}
     result = {}
-    for unit_id, owed_total, owed_year, *owed_by_age in owed_rows:
-        result[unit_id] = EmployerArrears(unit_id, int(owed_total), 0, int(owed_year), 0)
-        result[unit_id].owed_by_age = [int(a) for a in owed_by_age]
-    for unit_id, paid_total, paid_year in paid_rows:
-        if unit_id in skip:
-            continue
-        figures = result.setdefault(unit_id, EmployerArrears(unit_id))
-        figures.paid_total, figures.paid_year = int(paid_total), int(paid_year)
-    for figures in result.values():
-        figures.buckets = _tail_buckets(getattr(figures, "owed_by_age", [0] * (len(AGE_BUCKETS) + 1)),
-                                        figures.owed_total - figures.paid_total)
+    for unit_id, owed_total, owed_year, owed_period, *owed_by_age in owed_rows:
+        paid_total, paid_year, paid_period = paid.pop(unit_id, (0, 0, 0))
+        result[unit_id] = SubtreeArrears(unit_id, owed_total, paid_total, owed_year, paid_year,
+                                         _tail_buckets(owed_by_age, owed_total - paid_total), owed_period, paid_period)
+    for unit_id, (paid_total, paid_year, paid_period) in paid.items():  # paid, nothing owed: no arrears
+        result[unit_id] = SubtreeArrears(unit_id, 0, paid_total, 0, paid_year, {}, 0, paid_period)
     return result
 
 
 def arrears_report(*, user, root: Unit, as_of: datetime.date) -> dict:
     """Every employer of ``root``'s subtree as of a month: owed, paid, balance, arrears by age, and the
     subtree's totals. The arithmetic is payments' (``payments.arrears``): one rule for both pages;
-    "paid" here is what the ledger received (receipts by the month they pay for)."""
-    from congdoan.payments.arrears import EmployerArrears
-    from congdoan.payments.choices import AGE_BUCKETS
-
+    "paid" here is what the ledger received (receipts by the month they pay for). The figures are
+    ``arrears_of_subtree``'s, as on the finance reports' pages."""
     if not scoping.can(user, Action.FINANCE, root.path):
         raise NotFoundInScope()
     as_of = month_start(as_of)
     employers = list(Unit.objects.restrict(user, Action.FINANCE).in_subtree(root.path).filter(level=Level.GRASSROOTS)
                      .exclude(employer_type="").order_by("path").values_list("pk", "code", "name", "employer_name", "employer_tax_code"))
-    relieved = set(FeeRelief.objects.filter(tree.subtree_q("unit__path", root.path)).values_list("unit_id", flat=True))
-    figures = _arrears_in_sql(root.path, as_of, relieved)
-    if relieved:
-        figures.update(_arrears_in_python(sorted(relieved), as_of))
+    figures = arrears_of_subtree(root.path, as_of)
     rows = []
     totals = {"owed": 0, "paid": 0, "owed_year": 0, "paid_year": 0, "arrears": 0, "employers": len(employers), "in_arrears": 0,
               "buckets": {key: {"amount": 0, "count": 0} for key, *_ in AGE_BUCKETS}}

@@ -1,10 +1,12 @@
 """Reads of finance reports: collection rates, arrears by age, revenue, remittances, reminders.
 
 Everything is computed for one subtree (a *root* unit and everything below it) with set-based
-queries over the path range of the root, through finance's selectors (``union_fee_owed_in_subtree``,
-``union_fee_paid``, the arrears SQL of ``arrears_report``; dues owed with finance's rule functions,
-grouped, in ``dues.py``) and grouped by branch with the branch's path prefix: no query walks the
-tree, and the number of queries does not depend on the number of branches or employers.
+queries over the path range of the root: the union fee owed, paid and in arrears per employer by
+finance's public ``arrears_of_subtree`` (the same figures as finance's arrears report), dues owed
+summed by the database with finance's rules in ``dues.py``, dues paid from the ledger's receipts;
+then added up per branch with the branch's path prefix. No query walks the tree, no loop goes over
+members or months, and the number of queries does not depend on the number of branches, employers
+or members.
 
 Who may read what: aggregated figures (the collection dashboard, revenue) need ``Action.VIEW`` on
 the root; anything naming employers or a unit's books (the employer list, receipts, remittances,
@@ -15,7 +17,7 @@ reminders, exports of them) needs ``Action.FINANCE``. Callers pass the root from
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
@@ -28,7 +30,7 @@ from congdoan.core import scoping
 from congdoan.core.errors import NotFoundInScope
 from congdoan.finance import selectors as finance
 from congdoan.finance.choices import BP, AccountCode, Source, TransactionKind, base_code
-from congdoan.finance.models import Account, Entry, FeeRelief, Receipt
+from congdoan.finance.models import Account, Entry, Receipt
 from congdoan.finance.money import month_start
 from congdoan.finance_reports.choices import RevenueSource
 from congdoan.finance_reports.dues import dues_owed_by_book
@@ -125,17 +127,6 @@ class EmployerRow:
         return rate_bp(self.dues_paid, self.dues_owed)
 
 
-def arrears_by_employer(root: Unit, as_of: datetime.date) -> dict[int, EmployerArrears]:
-    """{employer id: EmployerArrears} of a subtree as of a month, computed exactly as finance's
-    ``arrears_report`` (the same SQL, the same plain arithmetic for employers with a relief); the
-    caller has checked the scope of ``root``."""
-    relieved = set(FeeRelief.objects.filter(tree.subtree_q("unit__path", root.path)).values_list("unit_id", flat=True))
-    figures = finance._arrears_in_sql(root.path, month_start(as_of), relieved)
-    if relieved:
-        figures.update(finance._arrears_in_python(sorted(relieved), month_start(as_of)))
-    return figures
-
-
 def employer_rows(*, user, root: Unit, period: Period, as_of: datetime.date, action: str = Action.FINANCE,
                   with_contacts: bool = False) -> list[EmployerRow]:
     """Every grassroots union of ``root``'s subtree with, for ``period``: the union fee owed and paid,
@@ -143,7 +134,9 @@ def employer_rows(*, user, root: Unit, period: Period, as_of: datetime.date, act
 
     Owed and paid are by the month owed for (a payment for May counts in May, whenever it came);
     "paid" is what the ledger received (finance receipts, reversals subtracted). Arrears count only
-    employers with an employer type, as on the payments and finance arrears pages.
+    employers with an employer type, as on the payments and finance arrears pages. The union fee
+    figures are finance's ``arrears_of_subtree`` (owed and paid of the period from the same scans);
+    a constant number of queries.
     """
     if not scoping.can(user, action, root.path):
         raise NotFoundInScope()
@@ -153,17 +146,13 @@ def employer_rows(*, user, root: Unit, period: Period, as_of: datetime.date, act
             for pk, path, code, name, employer_name, tax_code, employer_type, status in units}
     if not rows:
         return []
-    for unit_id, _month, amount in finance.union_fee_owed_in_subtree(root.path, period.start, period.end):
-        if unit_id in rows:
-            rows[unit_id].fee_owed += amount
-    for unit_id, by_month in finance.union_fee_paid(tree.subtree_q("unit__path", root.path), period.start, period.end).items():
-        if unit_id in rows:
-            rows[unit_id].fee_paid += sum(by_month.values())
-    _add_dues(user, root, period, action, rows)
-    figures = arrears_by_employer(root, as_of)
+    figures = finance.arrears_of_subtree(root.path, as_of, period=(period.start, period.end))
     for row in rows.values():
-        found = figures.get(row.pk) if row.employer_type else None
-        row.arrears = found or EmployerArrears(row.pk)
+        found = figures.get(row.pk)
+        if found is not None:
+            row.fee_owed, row.fee_paid = found.owed_period, found.paid_period
+        row.arrears = found if found is not None and row.employer_type else EmployerArrears(row.pk)
+    _add_dues(user, root, period, action, rows)
     if with_contacts:
         for unit_id, email in EmployerContact.objects.restrict(user, action).in_subtree(root.path).values_list("unit_id", "email"):
             if unit_id in rows:
@@ -173,10 +162,10 @@ def employer_rows(*, user, root: Unit, period: Period, as_of: datetime.date, act
 
 def _add_dues(user, root: Unit, period: Period, action: str, rows: dict[int, EmployerRow]) -> None:
     """Dues owed by the active members of the subtree (``dues.dues_owed_by_book``: finance's
-    arithmetic, grouped) and dues received (ledger receipts), added to each member's grassroots union."""
+    arithmetic, summed by the database) and dues received (ledger receipts), added to each member's
+    grassroots union."""
     owed = dues_owed_by_book(members=Member.objects.restrict(user, action).in_subtree(root.path), root_path=root.path,
-                             start=period.start, end=period.end, grassroots_paths={row.path: pk for pk, row in rows.items()},
-                             employer_types={pk: row.employer_type for pk, row in rows.items()})
+                             start=period.start, end=period.end, grassroots_paths={row.path: pk for pk, row in rows.items()})
     for unit_id, amount in owed.items():
         rows[unit_id].dues_owed += amount
     paid = (Receipt.objects.restrict(user, action).in_subtree(root.path)
@@ -287,37 +276,85 @@ class CollectionReport:
         return found
 
 
-def _url(name: str, **params) -> str:
-    return f"{reverse(name)}?{urlencode({k: v for k, v in params.items() if v not in (None, '')})}"
+class _Links:
+    """The addresses a dashboard's figures link to, for one period: each route is reversed once per
+    page, not once per figure (a province has hundreds of branches, each with a dozen links)."""
+
+    def __init__(self, period: Period, linked: bool):
+        self.linked = linked
+        self.period = quote_plus(period.key)
+        self._employers = reverse("finance_reports:employers")
+        self._receipts = reverse("finance_reports:receipts")
+        self._dashboard = reverse("finance_reports:dashboard")
+
+    def employers(self, unit: Unit, bucket: str = "") -> str:
+        if not self.linked:
+            return ""
+        return f"{self._employers}?unit={unit.pk}&period={self.period}" + (f"&bucket={quote_plus(bucket)}" if bucket else "")
+
+    def receipts(self, unit: Unit, source: str) -> str:
+        return f"{self._receipts}?unit={unit.pk}&period={self.period}&source={quote_plus(source)}" if self.linked else ""
+
+    def dashboard(self, unit: Unit) -> str:
+        return f"{self._dashboard}?unit={unit.pk}&period={self.period}"
 
 
-def employers_url(unit: Unit, period: Period, **params) -> str:
-    return _url("finance_reports:employers", unit=unit.pk, period=period.key, **params)
+class _Sums:
+    """The figures of a group of employers (the subtree or one branch), added up row by row."""
+
+    __slots__ = ("count", "fee_owed", "fee_paid", "dues_owed", "dues_paid", "arrears", "in_arrears", "amounts", "employers")
+
+    def __init__(self):
+        self.count = self.fee_owed = self.fee_paid = self.dues_owed = self.dues_paid = self.arrears = self.in_arrears = 0
+        self.amounts = dict.fromkeys(BUCKET_KEYS, 0)
+        self.employers = dict.fromkeys(BUCKET_KEYS, 0)
+
+    def add(self, row: EmployerRow) -> None:
+        self.count += 1
+        self.fee_owed += row.fee_owed
+        self.fee_paid += row.fee_paid
+        self.dues_owed += row.dues_owed
+        self.dues_paid += row.dues_paid
+        buckets = row.arrears.buckets
+        if buckets:
+            arrears = sum(buckets.values())
+            if arrears:
+                self.arrears += arrears
+                self.in_arrears += 1
+            for key, amount in buckets.items():
+                self.amounts[key] += amount
+                if amount:
+                    self.employers[key] += 1
+
+    def merge(self, other: "_Sums") -> None:
+        for name in ("count", "fee_owed", "fee_paid", "dues_owed", "dues_paid", "arrears", "in_arrears"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for key in BUCKET_KEYS:
+            self.amounts[key] += other.amounts[key]
+            self.employers[key] += other.employers[key]
 
 
-def receipts_url(unit: Unit, period: Period, source: str) -> str:
-    return _url("finance_reports:receipts", unit=unit.pk, period=period.key, source=source)
+#: the labels of a subtree's figures, translated when shown
+LABELS = {"fee_owed": _("Union fee owed"), "fee_paid": _("Union fee paid"), "dues_owed": _("Dues owed"), "dues_paid": _("Dues paid"),
+          "grassroots": _("Grassroots unions"), "in_arrears": _("Employers in arrears"), "arrears": _("Union fee in arrears")}
 
 
-def _collection(unit: Unit, rows: list[EmployerRow], period: Period, linked: bool) -> Collection:
-    totals = employer_totals(rows)
-    employers = employers_url(unit, period) if linked else ""
-
-    def link(url):
-        return url if linked else ""
-
+def _collection(unit: Unit, sums: _Sums, links: _Links) -> Collection:
+    """The figures of one subtree with the lists they link to (``employer_totals`` of those lists
+    shows the same numbers: the tests follow every link)."""
+    employers = links.employers(unit)
+    in_arrears = links.employers(unit, "any")
     c = Collection(unit=unit)
-    c.fee_owed = Figure(_("Union fee owed"), totals["fee_owed"], employers, "fee_owed")
-    c.fee_paid = Figure(_("Union fee paid"), totals["fee_paid"], link(receipts_url(unit, period, Source.UNION_FEE)), "amount")
-    c.dues_owed = Figure(_("Dues owed"), totals["dues_owed"], employers, "dues_owed")
-    c.dues_paid = Figure(_("Dues paid"), totals["dues_paid"], link(receipts_url(unit, period, Source.DUES)), "amount")
-    c.grassroots = Figure(_("Grassroots unions"), totals["count"], employers, "count")
-    c.in_arrears = Figure(_("Employers in arrears"), totals["in_arrears"], link(employers_url(unit, period, bucket="any")), "count")
-    c.arrears = Figure(_("Union fee in arrears"), totals["arrears"], link(employers_url(unit, period, bucket="any")), "arrears")
+    c.fee_owed = Figure(LABELS["fee_owed"], sums.fee_owed, employers, "fee_owed")
+    c.fee_paid = Figure(LABELS["fee_paid"], sums.fee_paid, links.receipts(unit, Source.UNION_FEE), "amount")
+    c.dues_owed = Figure(LABELS["dues_owed"], sums.dues_owed, employers, "dues_owed")
+    c.dues_paid = Figure(LABELS["dues_paid"], sums.dues_paid, links.receipts(unit, Source.DUES), "amount")
+    c.grassroots = Figure(LABELS["grassroots"], sums.count, employers, "count")
+    c.in_arrears = Figure(LABELS["in_arrears"], sums.in_arrears, in_arrears, "count")
+    c.arrears = Figure(LABELS["arrears"], sums.arrears, in_arrears, "arrears")
     for key, label, *_rest in AGE_BUCKETS:
-        url = link(employers_url(unit, period, bucket=key))
-        count = sum(1 for r in rows if r.arrears.buckets.get(key))
-        c.buckets.append((Figure(label, totals[key], url, key), Figure(label, count, url, "count")))
+        url = links.employers(unit, key)
+        c.buckets.append((Figure(label, sums.amounts[key], url, key), Figure(label, sums.employers[key], url, "count")))
     return c
 
 
@@ -326,7 +363,8 @@ def collection_report(*, user, root: Unit, roots: list[Unit], period: Period, to
     collection rates, arrears by age as of the period's *as of* month; the same per child branch.
 
     Readable with VIEW (aggregated figures only); the figures link to the employer and receipt lists
-    when the viewer also keeps the subtree's books (FINANCE). A constant number of queries.
+    when the viewer also keeps the subtree's books (FINANCE). A constant number of queries; the
+    employers' figures are added up once, each into the subtree's and its branch's sums.
     """
     if not scoping.can(user, Action.VIEW, root.path):
         raise NotFoundInScope()
@@ -335,19 +373,21 @@ def collection_report(*, user, root: Unit, roots: list[Unit], period: Period, to
     rows = employer_rows(user=user, root=root, period=period, as_of=as_of, action=Action.VIEW)
     report = CollectionReport(root=root, roots=roots, ancestors=ancestors_in_scope(user, root), period=period, as_of=as_of,
                               linked=linked)
-    report.total = _collection(root, rows, period, linked)
-    by_branch: dict[str, list[EmployerRow]] = defaultdict(list)
+    links = _Links(period, linked)
+    total, by_branch = _Sums(), defaultdict(_Sums)
     depth = len(root.path) + tree.STEPLEN
     for row in rows:
-        if len(row.path) >= depth:
-            by_branch[row.path[:depth]].append(row)
+        (by_branch[row.path[:depth]] if len(row.path) >= depth else total).add(row)
+    for sums in by_branch.values():
+        total.merge(sums)
+    report.total = _collection(root, total, links)
     children = Unit.objects.restrict(user, Action.VIEW).filter(parent=root).exclude(level__in=BELOW_GRASSROOTS).order_by("path")
     for child in children:
-        branch_rows = by_branch.get(child.path, [])
-        if not child.is_active and not branch_rows:
+        sums = by_branch.get(child.path)
+        if not child.is_active and sums is None:
             continue
-        branch = _collection(child, branch_rows, period, linked)
-        branch.drill_url = _url("finance_reports:dashboard", unit=child.pk, period=period.key)
+        branch = _collection(child, sums or _Sums(), links)
+        branch.drill_url = links.dashboard(child)
         report.branches.append(branch)
     report.branches.sort(key=lambda b: (-b.arrears.value, b.unit.path))
     return report

@@ -24,6 +24,7 @@ from congdoan.accounts.choices import Action
 from congdoan.audit.services import audit_record, diff, snapshot
 from congdoan.core import scoping
 from congdoan.core.errors import NotFoundInScope
+from congdoan.finance import selectors as finance_selectors
 from congdoan.finance.money import month_start, vnd
 from congdoan.finance_reports import selectors
 from congdoan.finance_reports.choices import JobStatus, Outcome, ReminderStatus
@@ -197,7 +198,7 @@ def reminder_job_create(*, actor, root: Unit, as_of, force: bool = False, langua
 
 def _employers_in_arrears(root: Unit, as_of) -> list[int]:
     """Ids of the employers of a subtree with union fee in arrears as of the month, in tree order."""
-    figures = selectors.arrears_by_employer(root, as_of)
+    figures = finance_selectors.arrears_of_subtree(root.path, as_of)
     owing = {pk for pk, f in figures.items() if f.arrears > 0}
     if not owing:
         return []
