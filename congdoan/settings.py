@@ -120,6 +120,8 @@ else:
         "immediate": False,
     }
 HUEY["immediate"] = env_bool("HUEY_IMMEDIATE", False)
+# periodic tasks (e.g. the monthly reminders at 06:00) run at local time (TIME_ZONE), not UTC
+HUEY["utc"] = False
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

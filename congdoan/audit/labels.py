@@ -79,6 +79,7 @@ ACTION_LABELS: dict[str, Promise] = {
     "finance_reports.reminder_sent": pgettext_lazy("audit action", "Payment reminder sent to an employer"),
     "finance_reports.reminder_failed": pgettext_lazy("audit action", "Payment reminder could not be sent"),
     "finance_reports.exported": pgettext_lazy("audit action", "Finance report exported"),
+    "finance_reports.schedule_saved": pgettext_lazy("audit action", "Monthly payment reminders scheduled"),
     # payments
     "payments.account_created": pgettext_lazy("audit action", "Bank account added"),
     "payments.layout_created": pgettext_lazy("audit action", "Bank statement layout created"),

@@ -7,9 +7,11 @@
 * ``Reminder``: one notice sent to one employer as of a month (the months in arrears, the
   amount). An employer is not reminded twice as of the same month unless the sender forces it;
   the database holds that rule too (a unique index on employer and month for unforced rows).
+* ``ReminderSchedule``: a subtree's reminders sent every month by the daily task.
 """
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -125,3 +127,37 @@ class Reminder(models.Model):
 
     def __str__(self):
         return f"{self.employer_id} {self.as_of:%m/%Y} {self.amount:,} đ"
+
+
+class ReminderScheduleQuerySet(ScopedQuerySet):
+    scope_field = "unit__path"
+
+
+class ReminderSchedule(models.Model):
+    """Monthly reminders of a subtree (``unit`` is its root), sent without anyone asking: on
+    ``day_of_month`` (or the first run of the daily task after it) a reminder job is created as of
+    the month's first day, in the name of ``created_by`` (whoever last saved the schedule).
+    ``last_run_month`` is the month it last ran for, so a month is run once."""
+
+    unit = models.ForeignKey("organizations.Unit", verbose_name=_("unit"), on_delete=models.PROTECT, related_name="+")
+    day_of_month = models.PositiveSmallIntegerField(_("day of the month"),
+                                                    validators=[MinValueValidator(1), MaxValueValidator(28)])
+    enabled = models.BooleanField(_("enabled"), default=True)
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="vi")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    last_run_month = models.DateField(_("last run for month"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ReminderScheduleQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("reminder schedule")
+        verbose_name_plural = _("reminder schedules")
+        constraints = [
+            models.UniqueConstraint(fields=["unit"], name="finance_reports_schedule_per_unit"),
+            models.CheckConstraint(condition=Q(day_of_month__gte=1) & Q(day_of_month__lte=28),
+                                   name="finance_reports_schedule_day_1_28"),
+        ]
+
+    def __str__(self):
+        return f"{self.unit_id} day {self.day_of_month}{'' if self.enabled else ' (off)'}"

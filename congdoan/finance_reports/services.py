@@ -17,19 +17,20 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from congdoan.accounts.choices import Action
 from congdoan.audit.services import audit_record, diff, snapshot
 from congdoan.core import scoping
-from congdoan.core.errors import NotFoundInScope
+from congdoan.core.errors import DomainError, NotFoundInScope
 from congdoan.finance import selectors as finance_selectors
 from congdoan.finance.money import month_start, vnd
 from congdoan.finance_reports import selectors
 from congdoan.finance_reports.choices import JobStatus, Outcome, ReminderStatus
 from congdoan.finance_reports.errors import ReportError
-from congdoan.finance_reports.models import EmployerContact, Reminder, ReminderJob
+from congdoan.finance_reports.models import EmployerContact, Reminder, ReminderJob, ReminderSchedule
 from congdoan.finance_reports.pdf import reminder_pdf
 from congdoan.organizations.choices import Level
 from congdoan.organizations.models import Unit
@@ -261,6 +262,61 @@ def _run(job: ReminderJob) -> None:
     audit_record(actor=actor, action="finance_reports.reminders_sent", obj=job, unit_path=root.path, changes={
         "as_of": job.as_of.isoformat(), "employers": job.total, "sent": job.sent, "already_sent": job.already_sent,
         "no_email": job.no_email, "failed": job.failed, "amount": job.amount})
+
+
+# -- the monthly schedule ----------------------------------------------------------------------------------------------
+@transaction.atomic
+def reminder_schedule_save(*, actor, root: Unit, day_of_month, enabled: bool, language: str = "vi") -> ReminderSchedule:
+    """Set (or switch off) the monthly reminders of ``root``'s subtree: the same permission as sending
+    them by hand (FINANCE on ``root``, a unit that keeps books). The reminders then go out in the
+    name of whoever saved the schedule last."""
+    root = Unit.objects.get(pk=root.pk)
+    _require(actor, root.path)
+    if root.level in selectors.BELOW_GRASSROOTS:
+        raise ReportError(_("%(unit)s keeps no books: send the reminders from its grassroots union.") % {"unit": root.name},
+                          code="no_books", field="unit")
+    if isinstance(day_of_month, bool) or not isinstance(day_of_month, int) or not 1 <= day_of_month <= 28:
+        raise ReportError(_("Choose a day from 1 to 28."), code="day_invalid", field="day_of_month")
+    language = language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+    schedule = ReminderSchedule.objects.select_for_update().filter(unit=root).first()
+    fields = ["day_of_month", "enabled", "language", "created_by_id"]
+    before = snapshot(schedule, fields) if schedule else dict.fromkeys(fields)
+    if schedule is None:
+        schedule = ReminderSchedule(unit=root)
+    schedule.day_of_month, schedule.enabled, schedule.language, schedule.created_by = day_of_month, bool(enabled), language, actor
+    schedule.full_clean()
+    schedule.save()
+    changes = diff(before, snapshot(schedule, fields))
+    if changes:
+        audit_record(actor=actor, action="finance_reports.schedule_saved", obj=schedule, unit_path=root.path, changes=changes)
+    return schedule
+
+
+def reminder_schedules_run(*, today) -> list[ReminderJob]:
+    """Start this month's reminders of every enabled schedule whose day has come: a reminder job as of
+    the first day of the month (the months before it still unpaid), in the name of the schedule's
+    ``created_by``. Each schedule runs once a month (``last_run_month``), so calling this again the same
+    month does nothing; a schedule that cannot start (its official lost the right, a job of the subtree
+    is already running) is tried again on the next call. Returns the jobs created."""
+    this_month = month_start(today)
+    due = (ReminderSchedule.objects.filter(enabled=True, day_of_month__lte=today.day)
+           .filter(Q(last_run_month__isnull=True) | Q(last_run_month__lt=this_month))
+           .select_related("unit", "created_by").order_by("pk"))
+    jobs = []
+    for schedule in due:
+        try:
+            with transaction.atomic():
+                # claim the month first: two workers running the task at once start one job
+                claimed = (ReminderSchedule.objects.filter(pk=schedule.pk, enabled=True)
+                           .filter(Q(last_run_month__isnull=True) | Q(last_run_month__lt=this_month))
+                           .update(last_run_month=this_month))
+                if not claimed:
+                    continue
+                jobs.append(reminder_job_create(actor=schedule.created_by, root=schedule.unit, as_of=this_month,
+                                                language=schedule.language))
+        except DomainError as exc:  # the claim is rolled back: tried again next time
+            log.warning("reminder schedule %s: not started (%s)", schedule.pk, exc.code)
+    return jobs
 
 
 # -- exports --------------------------------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from congdoan.finance.choices import Source
 from congdoan.finance_reports import exports, selectors, services
 from congdoan.finance_reports.choices import ExportFormat
 from congdoan.finance_reports.errors import ReportError
-from congdoan.finance_reports.forms import EmployerContactForm, ReminderStartForm
+from congdoan.finance_reports.forms import EmployerContactForm, ReminderScheduleForm, ReminderStartForm
+from congdoan.finance_reports.models import ReminderSchedule
 from congdoan.finance_reports.pdf import reminder_pdf as draw_reminder_pdf
 from congdoan.finance_reports.periods import parse_month, parse_period
 
@@ -155,13 +156,30 @@ def remittances(request):
 # -- reminders -------------------------------------------------------------------------------------------------------
 @login_required
 def reminders(request):
-    """Reminders sent in a subtree; the form that sends the reminders of every employer in arrears."""
+    """Reminders sent in a subtree; the form that sends the reminders of every employer in arrears, and
+    the one that sends them every month (``ReminderSchedule``, told apart by its ``schedule`` field)."""
     data = request.POST if request.method == "POST" else None
     unit = _unit_param(data.get("unit") if data is not None else request.GET.get("unit"))
     root, roots = selectors.choose_root(request.user, unit, Action.FINANCE)
-    form = ReminderStartForm(data, initial={"unit": root.pk})
+    schedule = ReminderSchedule.objects.restrict(request.user, Action.FINANCE).filter(unit=root).first()
+    scheduling = data is not None and "schedule" in data
+    form = ReminderStartForm(None if scheduling else data, initial={"unit": root.pk})
+    schedule_form = ReminderScheduleForm(data if scheduling else None, initial={
+        "day_of_month": schedule.day_of_month if schedule else 5, "enabled": schedule.enabled if schedule else True,
+        "language": schedule.language if schedule else translation.get_language()})
     status = 200
-    if data is not None:
+    if scheduling:
+        if schedule_form.is_valid():
+            try:
+                services.reminder_schedule_save(actor=request.user, root=root, **{
+                    k: schedule_form.cleaned_data[k] for k in ("day_of_month", "enabled", "language")})
+            except DomainError as exc:
+                form_error(schedule_form, exc)
+            else:
+                messages.success(request, _("The monthly reminders of %(unit)s are saved.") % {"unit": root.name})
+                return redirect(reverse("finance_reports:reminders") + f"?unit={root.pk}")
+        status = 422
+    elif data is not None:
         if form.is_valid():
             try:
                 job = services.reminder_job_create(actor=request.user, root=root, as_of=form.cleaned_data["as_of"],
@@ -172,7 +190,8 @@ def reminders(request):
                 return redirect("finance_reports:reminder_job", job=job.pk)
         status = 422
     return render_page(request, "finance_reports/reminders.html", {
-        "root": root, "roots": roots, "form": form, "query": query_without_page(request),
+        "root": root, "roots": roots, "form": form, "schedule": schedule, "schedule_form": schedule_form,
+        "query": query_without_page(request),
         "page": paginate(request, selectors.reminders_of(user=request.user, root=root)),
         "jobs": selectors.reminder_jobs_of(request.user).in_subtree(root.path)[:5],
     }, partial="results", status=status)
