@@ -33,6 +33,7 @@ from congdoan.audit.services import audit_record
 from congdoan.core import paths as tree
 from congdoan.finance import selectors
 from congdoan.finance.errors import FinanceError
+from congdoan.finance.ledger import _month_text
 from congdoan.finance.models import MemberSalary, Period
 from congdoan.finance.money import month_start
 from congdoan.imports.columns import normalize_header
@@ -372,17 +373,13 @@ def read_salaries(*, actor, data: bytes, name: str, today: datetime.date | None 
             if month <= last_closed.get(member.unit_id, datetime.date.min):
                 error(index, "month", "period_closed",
                       _("The month %(month)s is closed in the books of the member's union: what it owed cannot change.") % {
-                          "month": last_closed[member.unit_id].strftime("%m/%Y")}, _mm_yyyy(month))
+                          "month": _month_text(last_closed[member.unit_id])}, _month_text(month))
     if total_errors:
         raise SalaryImportError(_("The file has %(n)s errors; nothing was imported.") % {"n": total_errors}, code="file_invalid",
                                 errors=sorted(errors, key=lambda e: e["row"]), total=total_errors)
     if not checked:
         raise SalaryImportError(_("The file has no salary rows."), code="file_empty")
     return checked, digest
-
-
-def _mm_yyyy(month: datetime.date) -> str:
-    return month.strftime("%m/%Y")
 
 
 def _chunks(values: list, size: int = 5_000):

@@ -318,14 +318,21 @@ def member_salary_set(*, actor, member, valid_from: datetime.date, salary: int) 
     return record
 
 
+def _closed_dues_months(member, start: datetime.date, end: datetime.date | None) -> list[datetime.date]:
+    """The months ``start``..``end`` (None: up to this month; closed months are all in the past) closed
+    in the books of ``member``'s union, in order."""
+    current = month_start(timezone.localdate())
+    end = min(end, current) if end is not None else current
+    if start > end:
+        return []
+    return sorted(month for _unit, month in selectors.closed_months(unit_ids=[member.unit_id], start=start, end=end))
+
+
 def _refuse_closed_dues_months(member, start: datetime.date, end: datetime.date | None, field: str) -> None:
     """Refuse a change to what ``member`` owes for months ``start``..``end`` (None: up to this month) when
     one of them is closed in the books of his union (``period_closed``): what a closed month owed
     does not change."""
-    end = min(end or month_start(timezone.localdate()), month_start(timezone.localdate()))
-    if start > end:
-        return
-    closed = sorted(month for _unit, month in selectors.closed_months(unit_ids=[member.unit_id], start=start, end=end))
+    closed = _closed_dues_months(member, start, end)
     if closed:
         raise FinanceError(_("The month %(month)s is closed in the books of %(unit)s: what it owed cannot change.") % {
             "month": _month_text(closed[0]), "unit": selectors.book_unit_of(member.unit)}, code="period_closed", field=field,
@@ -402,11 +409,8 @@ def dues_exemption_end(*, actor, exemption: DuesExemption, last_month: datetime.
     if before is not None and last >= before:
         raise FinanceError(_("This exemption already ends in %(last)s: it can only be ended earlier.") % {"last": _month_text(before)},
                            code="exemption_not_shortened", field="last_month")
-    # the months that owe dues again: after ``last`` up to the old end (closed months are all in the past)
-    current = month_start(timezone.localdate())
-    reopened_end = min(before, current) if before is not None else current
-    closed = sorted(month for _unit, month in selectors.closed_months(unit_ids=[member.unit_id], start=add_months(last, 1),
-                                                                       end=reopened_end))
+    # the months that owe dues again: after ``last`` up to the old end
+    closed = _closed_dues_months(member, add_months(last, 1), before)
     if closed:
         raise FinanceError(_("The month %(month)s is closed in the books of %(unit)s: the exemption cannot end before it.") % {
             "month": _month_text(closed[-1]), "unit": selectors.book_unit_of(member.unit)}, code="period_closed", field="last_month",
