@@ -22,7 +22,7 @@ from congdoan.imports.columns import (
     education_value, normalize_header,
 )
 from congdoan.imports.models import MAX_STORED_ERRORS
-from congdoan.members.citizen_id import PROVINCE_CODES, check_citizen_id
+from congdoan.members.citizen_id import PROVINCE_CODES, check_citizen_id, gender_century_digit
 from congdoan.members.models import Member
 from congdoan.members.services import MIN_AGE
 from congdoan.organizations.choices import MEMBER_LEVELS, UnitStatus
@@ -267,7 +267,7 @@ class RowValidator:
             error(row_no, "citizen_id", "required", _("The citizen ID (CCCD) is required."))
         elif len(cid_value) == 12 and cid_value.isascii() and cid_value.isdigit() and cid_value[:3] in PROVINCE_CODES and (
                 gender is None or not dob_ok or (
-                    ord(cid_value[3]) - 48 == (dob.year // 100 - 19) * 2 % 10 + (gender == "female")
+                    ord(cid_value[3]) - 48 == gender_century_digit(gender, dob.year)
                     and cid_value[4:6] == self._two_digits(dob.year))):
             citizen_id = cid_value  # what check_citizen_id returns for a valid CCCD, without its call
         else:
