@@ -168,16 +168,23 @@ def reminder_send(*, actor, employer: Unit, as_of, force: bool = False, job: Rem
 
 # -- the job that sends a subtree's reminders ------------------------------------------------------------------------
 @transaction.atomic
-def reminder_job_create(*, actor, root: Unit, as_of, force: bool = False, language: str = "vi") -> ReminderJob:
-    """Queue the reminders of every employer in arrears of ``root``'s subtree as of a month (FINANCE).
-    One job per subtree at a time (``job_running``)."""
-    import datetime
-
+def _reminder_root(actor, root: Unit) -> Unit:
+    """The unit whose subtree's employers are reminded, fresh from the database: ``actor`` needs FINANCE
+    on it (else 404) and it must keep books (``no_books``)."""
     root = Unit.objects.get(pk=root.pk)
     _require(actor, root.path)
     if root.level in selectors.BELOW_GRASSROOTS:
         raise ReportError(_("%(unit)s keeps no books: send the reminders from its grassroots union.") % {"unit": root.name},
                           code="no_books", field="unit")
+    return root
+
+
+def reminder_job_create(*, actor, root: Unit, as_of, force: bool = False, language: str = "vi") -> ReminderJob:
+    """Queue the reminders of every employer in arrears of ``root``'s subtree as of a month (FINANCE).
+    One job per subtree at a time (``job_running``)."""
+    import datetime
+
+    root = _reminder_root(actor, root)
     if not isinstance(as_of, datetime.date):
         raise ReportError(_("Write the month as mm/yyyy."), code="month_invalid", field="as_of")
     as_of = month_start(as_of)
@@ -270,11 +277,7 @@ def reminder_schedule_save(*, actor, root: Unit, day_of_month, enabled: bool, la
     """Set (or switch off) the monthly reminders of ``root``'s subtree: the same permission as sending
     them by hand (FINANCE on ``root``, a unit that keeps books). The reminders then go out in the
     name of whoever saved the schedule last."""
-    root = Unit.objects.get(pk=root.pk)
-    _require(actor, root.path)
-    if root.level in selectors.BELOW_GRASSROOTS:
-        raise ReportError(_("%(unit)s keeps no books: send the reminders from its grassroots union.") % {"unit": root.name},
-                          code="no_books", field="unit")
+    root = _reminder_root(actor, root)
     if isinstance(day_of_month, bool) or not isinstance(day_of_month, int) or not 1 <= day_of_month <= 28:
         raise ReportError(_("Choose a day from 1 to 28."), code="day_invalid", field="day_of_month")
     language = language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
