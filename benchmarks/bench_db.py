@@ -127,6 +127,17 @@ def _process_cpu(pid: int) -> float | None:
         return None
 
 
+def backend_pid() -> int | None:
+    """The process id of the PostgreSQL backend serving Django's connection (None on SQLite)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        return cur.fetchone()[0]
+
+
 class Usage:
     """Wall time and CPU seconds spent meanwhile: by this process (all its threads and the child
     processes it waited for) and by the PostgreSQL backend serving Django's connection, when the
@@ -134,13 +145,7 @@ class Usage:
     seconds much less, so they tell where the work goes."""
 
     def __init__(self):
-        self.backend = None
-        from django.db import connection
-
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cur:
-                cur.execute("SELECT pg_backend_pid()")
-                self.backend = cur.fetchone()[0]
+        self.backend = backend_pid()
         self.start = self._now()
 
     def _now(self):

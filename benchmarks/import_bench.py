@@ -108,22 +108,17 @@ def time_database_stages() -> dict:
     """Accumulate, per step of an import, the wall time and the CPU time of the PostgreSQL backend
     (the staging methods, the dashboard recount, the commit), and the time to open the file (for an
     .xlsx, calamine parses the whole sheet then) and to check the first chunk."""
-    from django.db import connection
     from django.db.backends.base.base import BaseDatabaseWrapper
 
-    from benchmarks.bench_db import _process_cpu
+    from benchmarks.bench_db import _process_cpu, backend_pid
     from congdoan.dashboard import services as dashboard
     from congdoan.imports import services, staging
 
     spent: dict[str, list] = {}
-    backend = []
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute("SELECT pg_backend_pid()")
-            backend.append(cur.fetchone()[0])
+    backend = backend_pid()
 
     def db_cpu():
-        return (_process_cpu(backend[0]) or 0.0) if backend else 0.0
+        return (_process_cpu(backend) or 0.0) if backend else 0.0
 
     def add(label, wall, cpu):
         entry = spent.setdefault(label, [0.0, 0.0])
