@@ -377,20 +377,6 @@ def _post(*, actor, allocations, now, batch_ids=None) -> dict:
             "timings": {f"post_{name}": value for name, value in result.get("timings", {}).items()}}
 
 
-def statement_import_post(*, job_pk: int) -> StatementImport:
-    """Post what is still unposted of a job's matched lines (the ledger was not available when it ran)."""
-    job = StatementImport.objects.select_related("importer").get(pk=job_pk)
-    started = time.monotonic()
-    with transaction.atomic():
-        result = _post_job(job=job, actor=job.importer, now=timezone.now())
-    timings = {**job.timings, "post_seconds": round(time.monotonic() - started, 3)}
-    StatementImport.objects.filter(pk=job.pk).update(
-        status=ImportStatus.DONE, phase=Phase.FINISHED, posted_count=job.posted_count + result["posted"], finished_at=timezone.now(),
-        timings=timings, rows_done=job.rows_total)
-    job.refresh_from_db()
-    return job
-
-
 #: allocations posted per database transaction outside an import (the periodic task, a retry)
 POST_BATCH = 5000
 

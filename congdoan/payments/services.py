@@ -290,10 +290,10 @@ def cash_receipt_create(*, actor, unit: Unit, payer: Payer, payer_name: str, pai
 
 # the statement import pipeline lives in importing.py; pages, tasks and tests call it from here too
 from congdoan.payments.importing import (  # noqa: E402
-    allocations_post, pending_post, statement_import_create, statement_import_post, statement_import_run,
+    allocations_post, pending_post, statement_import_create, statement_import_run,
 )
 
 __all__ = [
     "PaymentError", "NotFoundInScope", "DomainError", "allocations_post", "pending_post", "statement_import_create",
-    "statement_import_post", "statement_import_run",
+    "statement_import_run",
 ]
