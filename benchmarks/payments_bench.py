@@ -139,8 +139,10 @@ def worker(path: str):
         print(f"{label}_post_seconds: {t.get('post_seconds', 0):.1f} s (posted {job.posted_count} receipts in bulk, inside the "
               f"import's transaction)")
         for stage, what in (("stage", "allocations staged"), ("prepare", "units, rules, accounts"),
-                            ("decide", "decisions and splits, one CREATE TABLE AS"), ("transactions", "INSERT transactions"),
-                            ("entries", "INSERT entries"), ("receipts", "INSERT receipts")):
+                            ("decide", "decisions and splits, one CREATE TABLE AS"),
+                            ("groups", "summary transactions: one per union, day, source and account"),
+                            ("receipts", "INSERT receipts with their splits"), ("transactions", "INSERT summary transactions"),
+                            ("entries", "INSERT their entries")):
             if f"post_{stage}_seconds" in t:
                 print(f"{label}_post_{stage}_seconds: {t[f'post_{stage}_seconds']:.1f} s ({what})")
         print(f"{label}_commit_seconds: {t.get('commit_seconds', 0):.1f} s (deferred checks: foreign keys, ledger balance)")

@@ -71,6 +71,7 @@ ACTION_LABELS: dict[str, Promise] = {
     "finance.collection_account_set": pgettext_lazy("audit action", "Collection account set"),
     "finance.transaction_posted": pgettext_lazy("audit action", "Transaction posted to the books"),
     "finance.transaction_reversed": pgettext_lazy("audit action", "Transaction reversed"),
+    "finance.receipt_reversed": pgettext_lazy("audit action", "Receipt reversed"),
     "finance.period_closed": pgettext_lazy("audit action", "Months closed in the books"),
     # finance reports and reminders
     "finance_reports.contact_saved": pgettext_lazy("audit action", "Employer contact saved"),

@@ -37,7 +37,7 @@ from congdoan.core import paths as tree
 from congdoan.core import scoping
 from congdoan.core.errors import NotFoundInScope
 from congdoan.finance import ledger, selectors
-from congdoan.finance.choices import SHARE_LEVELS, AccountCode, RuleKind, Source
+from congdoan.finance.choices import SHARE_LEVELS, AccountCode, RuleKind, Source, TransactionKind
 from congdoan.finance.errors import FinanceError
 from congdoan.finance.models import UnitDuesRate
 from congdoan.finance.money import month_start
@@ -169,7 +169,7 @@ class _Run:
         self.pg = connection.vendor == "postgresql"
         prefix = f"fin_bulk_{uuid.uuid4().hex[:10]}"
         self.t = {name: f"{prefix}_{name}" for name in ("stage", "later", "unit", "book", "rate", "weight", "ref", "closed",
-                                                         "line", "post")}
+                                                         "line", "post", "group")}
         self.granted = None if actor is None else scoping.granted_paths(actor, Action.FINANCE)
         self.created_by = actor.pk if getattr(actor, "pk", None) else None
 
@@ -217,7 +217,7 @@ class _Run:
             f"CREATE TEMPORARY TABLE {t['stage']} ({stage})",
             f"CREATE TEMPORARY TABLE {t['later']} ({stage})",
             f"CREATE TEMPORARY TABLE {t['unit']} (unit_id bigint, book_id bigint, verdict varchar(30))",
-            f"CREATE TEMPORARY TABLE {t['book']} (book_id bigint, path varchar(64), code varchar(64), pattern integer, "
+            f"CREATE TEMPORARY TABLE {t['book']} (book_id bigint, path varchar(64), code varchar(64), pattern integer, top bigint, "
             "u1 bigint, u2 bigint, u3 bigint, a1 integer, a2 integer, a3 integer)",
             f"CREATE TEMPORARY TABLE {t['rate']} (book_id bigint, month date, own bigint)",
             f"CREATE TEMPORARY TABLE {t['weight']} (source varchar(10), paid_on date, own bigint, pattern integer, "
@@ -284,15 +284,18 @@ class _Run:
         refused = self._refusals()
         self._accounts()
         started = self._tick("prepare_seconds", started)
-        posted = self._transactions()
+        self._groups()
+        started = self._tick("groups_seconds", started)
+        posted = self._receipts()
+        started = self._tick("receipts_seconds", started)
+        self._transactions()
         started = self._tick("transactions_seconds", started)
         self._entries()
-        started = self._tick("entries_seconds", started)
-        self._receipts()
-        self._tick("receipts_seconds", started)
+        self._tick("entries_seconds", started)
         self.result.posted += posted
         self.result.refused.update(refused)
         self._exec(f"DROP TABLE {self.t['post']}")
+        self._exec(f"DROP TABLE {self.t['group']}")
         for row in oversized:
             self._post_one(row)
 
@@ -342,10 +345,13 @@ class _Run:
                 pattern = patterns.setdefault((Level.GRASSROOTS.value, *present), len(patterns))
                 ids = [above[level] for level in present] + [None] * (3 - len(present))
                 flags = [int(facts[pk][2] == active) if pk else 1 for pk in ids]
-                book_rows[book_id] = (book_id, book_path, book_code, pattern, *ids, *flags)
+                top_path = book_path[:2 * tree.STEPLEN]  # the level under the national one: a province, a central sector
+                top = upper_of_path.get(top_path, book_id) if len(book_path) > len(top_path) else book_id
+                book_rows[book_id] = (book_id, book_path, book_code, pattern, top, *ids, *flags)
         self.patterns = {pattern: levels for levels, pattern in patterns.items()}
         self._load(self.t["unit"], ["unit_id", "book_id", "verdict"], unit_rows)
-        self._load(self.t["book"], ["book_id", "path", "code", "pattern", "u1", "u2", "u3", "a1", "a2", "a3"], book_rows.values())
+        self._load(self.t["book"], ["book_id", "path", "code", "pattern", "top", "u1", "u2", "u3", "a1", "a2", "a3"],
+                   book_rows.values())
 
     def _rates(self) -> None:
         """The unions' own dues rates in force in the months of their dues receipts (only where one was voted)."""
@@ -452,7 +458,7 @@ class _Run:
             SELECT s.key, s.external_id, s.unit_id, s.source, s.amount, s.paid_on, {month} AS month,
                    {self._month('COALESCE(s.period, s.paid_on)')} AS period,
                    r.id AS r_id, r.amount AS r_amount, r.source AS r_source,
-                   f.book_id, f.verdict AS unit_verdict, b.code AS book_code, b.u1, b.u2, b.u3, b.a1, b.a2, b.a3,
+                   f.book_id, f.verdict AS unit_verdict, b.code AS book_code, b.top, b.u1, b.u2, b.u3, b.a1, b.a2, b.a3,
                    {reference} AS ref_text,
                    CASE WHEN {valid} THEN s.p_kind WHEN s.source = 'union_fee' THEN 'employer' ELSE 'member' END AS payer_kind,
                    CASE WHEN {valid} AND s.p_kind = 'member' THEN s.p_id END AS member_id,
@@ -479,7 +485,7 @@ class _Run:
                           for i in range(4))
         split = f"SELECT x.*, {parts} FROM ({inner}) x"
         decided = f"""
-            SELECT y.key, y.external_id, y.unit_id, y.source, y.amount, y.paid_on, y.month, y.period, y.book_id, y.book_code,
+            SELECT y.key, y.external_id, y.unit_id, y.source, y.amount, y.paid_on, y.month, y.period, y.book_id, y.book_code, y.top,
                    y.u1, y.u2, y.u3, y.a1, y.a2, y.a3, y.c0, y.c1, y.c2, y.c3, y.p0, y.p1, y.p2, y.p3, y.ref_text,
                    y.payer_kind, y.member_id,
                    CASE
@@ -499,17 +505,27 @@ class _Run:
                    END AS code
             FROM ({split}) y"""
         params = [self._date(timezone.localdate())]
+        self._exec(f"CREATE TEMPORARY TABLE {t['post']} AS SELECT z.* FROM ({decided}) z", params)
+
+    def _groups(self) -> None:
+        """The summary transactions: one per province (the level under the national one), day, source and money
+        account (bank or cash) of the receipts to post, numbered in that order; and their lines' sums per union."""
+        t = self.t
+        cash = "CASE WHEN substr(p.external_id, 1, 5) = 'cash:' THEN 1 ELSE 0 END"
+        grouped = (f"SELECT p.top, p.paid_on, p.source, {cash} AS cash, COUNT(*) AS n, SUM(p.amount) AS amount, "
+                   f"SUM(p.amount) - SUM(p.p0) AS passed FROM {t['post']} p WHERE p.code IS NULL "
+                   f"GROUP BY p.top, p.paid_on, p.source, {cash}")
+        order = "g.top, g.paid_on, g.source, g.cash"
         if self.pg:
             sequence = self._rows("SELECT pg_get_serial_sequence('finance_transaction', 'id')")[0][0]
-            txn_id = f"CASE WHEN z.code IS NULL THEN nextval('{sequence}') END"
+            self._exec(f"CREATE TEMPORARY TABLE {t['group']} AS SELECT g.*, nextval('{sequence}') AS txn_id "
+                       f"FROM ({grouped}) g ORDER BY {order}")
         else:
             base = self._rows("SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'finance_transaction'), 0), "
                               "COALESCE((SELECT MAX(id) FROM finance_transaction), 0))")[0][0]
-            txn_id = (f"CASE WHEN z.code IS NULL THEN {int(base)} + ROW_NUMBER() OVER (PARTITION BY z.code IS NULL "
-                      "ORDER BY z.key) END")
-        # volatile nextval() in the select list runs after the ORDER BY: transaction ids follow the keys
-        self._exec(f"CREATE TEMPORARY TABLE {t['post']} AS SELECT z.*, {txn_id} AS txn_id FROM ({decided}) z ORDER BY z.key",
-                   params)
+            self._exec(f"CREATE TEMPORARY TABLE {t['group']} AS SELECT g.*, {int(base)} + ROW_NUMBER() OVER (ORDER BY {order}) "
+                       f"AS txn_id FROM ({grouped}) g")
+        self._exec(f"CREATE INDEX {t['group']}_key ON {t['group']} (top, paid_on, source, cash)")
 
     def _refusals(self) -> dict:
         """{key: FinanceError} of the refused receipts (few), with the message ``receipt_post`` would give;
@@ -578,62 +594,88 @@ class _Run:
         for start in range(0, len(pairs), _CHUNK):
             ledger._accounts(pairs[start:start + _CHUNK])
 
-    def _transactions(self) -> int:
-        """Insert the transactions (books of the union, date paid, memo and amount as ``receipt_post`` writes
-        them); an external id another transaction took meanwhile is compared like ``receipt_post`` does."""
+    def _receipts(self) -> int:
+        """Insert the receipts, each with its split and its group's transaction. A receipt whose external id
+        another posting took meanwhile (committed between our decision and this insert) is compared like
+        ``receipt_post`` does (found posted, or refused) and taken out of its group's sums."""
         t = self.t
-        labels = [str(Source.UNION_FEE.label), str(Source.DUES.label)]
-        memo = (f"substr(CASE WHEN p.source = 'union_fee' THEN %s ELSE %s END || ' ' || {self._month_text('p.period')} || %s || "
-                f"CASE WHEN p.ref_text <> '' THEN p.ref_text ELSE p.book_code END, 1, 255)")
-        now = timezone.now()
-        inserted = self._exec(
-            f"INSERT INTO finance_transaction (id, unit_id, date, kind, memo, external_id, reverses_id, amount, created_by_id, "
-            f"created_at) SELECT p.txn_id, p.book_id, p.paid_on, 'receipt', {memo}, p.external_id, NULL, 2 * p.amount - p.p0, %s, %s "
-            f"FROM {t['post']} p WHERE p.code IS NULL ON CONFLICT (external_id) DO NOTHING",
-            [*labels, " · ", self.created_by, now if self.pg else connection.ops.adapt_datetimefield_value(now)])
+        cash = "CASE WHEN substr(p.external_id, 1, 5) = 'cash:' THEN 1 ELSE 0 END"
+        inserted = self._exec(f"""
+            INSERT INTO finance_receipt (external_id, transaction_id, unit_id, payer_kind, member_id, source, amount, paid_on,
+                                         period, reversal_of_id, part_0, unit_1_id, part_1, unit_2_id, part_2, unit_3_id, part_3)
+            SELECT p.external_id, g.txn_id, p.book_id, p.payer_kind, p.member_id, p.source, p.amount, p.paid_on, p.period, NULL,
+                   p.p0, p.u1, p.p1, p.u2, p.p2, p.u3, p.p3
+            FROM {t['post']} p JOIN {t['group']} g ON g.top = p.top AND g.paid_on = p.paid_on AND g.source = p.source
+                 AND g.cash = {cash}
+            WHERE p.code IS NULL ORDER BY p.key
+            ON CONFLICT (external_id) DO NOTHING""")
         expected = self._rows(f"SELECT COUNT(*) FROM {t['post']} WHERE code IS NULL")[0][0]
         if inserted == expected:
             return inserted
-        # taken by another posting between our decision and our insert (or by a transaction that is no receipt)
-        taken = self._rows(f"SELECT p.key, p.external_id, p.book_id, p.paid_on, 2 * p.amount - p.p0, f.unit_id, f.date, f.kind, f.amount "
-                           f"FROM {t['post']} p JOIN finance_transaction f ON f.external_id = p.external_id "
-                           f"WHERE p.code IS NULL AND f.id <> p.txn_id")
-        for key, external_id, book_id, paid_on, amount, unit_id, date, kind, other_amount in taken:
-            if (unit_id, _as_date(date), kind, other_amount) == (book_id, _as_date(paid_on), "receipt", amount):
+        taken = self._rows(f"SELECT p.key, p.external_id, p.amount, p.source, r.amount, r.source FROM {t['post']} p "
+                           f"JOIN finance_receipt r ON r.external_id = p.external_id "
+                           f"WHERE p.code IS NULL AND r.transaction_id NOT IN (SELECT txn_id FROM {t['group']})")
+        for key, external_id, amount, source, other_amount, other_source in taken:
+            if (amount, source) == (other_amount, other_source):
                 self.result.existing += 1
             else:
                 self.result.refused[key] = ledger.refusal("external_id_conflict", id=external_id)
         for start in range(0, len(taken), _CHUNK):
             keys = [row[0] for row in taken[start:start + _CHUNK]]
-            self._exec(f"DELETE FROM {t['post']} WHERE code IS NULL AND key IN ({', '.join(['%s'] * len(keys))})", keys)
+            self._exec(f"UPDATE {t['post']} SET code = 'taken' WHERE code IS NULL AND key IN ({', '.join(['%s'] * len(keys))})", keys)
+        group_of = (f"p.top = {t['group']}.top AND p.paid_on = {t['group']}.paid_on AND p.source = {t['group']}.source "
+                    f"AND {cash} = {t['group']}.cash")
+        self._exec(f"UPDATE {t['group']} SET n = (SELECT COUNT(*) FROM {t['post']} p WHERE p.code IS NULL AND {group_of}), "
+                   f"amount = (SELECT COALESCE(SUM(p.amount), 0) FROM {t['post']} p WHERE p.code IS NULL AND {group_of}), "
+                   f"passed = (SELECT COALESCE(SUM(p.amount - p.p0), 0) FROM {t['post']} p WHERE p.code IS NULL AND {group_of})")
+        self._exec(f"DELETE FROM {t['group']} WHERE n = 0")
         return inserted
 
-    def _entries(self) -> None:
-        """All lines of all receipts in one INSERT: the receipt's position-by-line template joined to its parts."""
+    def _transactions(self) -> None:
+        """Insert the summary transactions: in the books of the province, dated the day paid, memo "<source>
+        received on <day>: <n> receipts · <province>", amount the sum of the debits."""
         t = self.t
+        template = _("%(source)s received on %(date)s: %(count)s receipts") % {
+            "source": "{source}", "date": "{date}", "count": "{count}"}
+        day = "to_char(g.paid_on, 'DD/MM/YYYY')" if self.pg else "strftime('%%d/%%m/%%Y', g.paid_on)"
+        memo = (f"substr(replace(replace(replace(%s, '{{source}}', CASE WHEN g.source = 'union_fee' THEN %s ELSE %s END), "
+                f"'{{date}}', {day}), '{{count}}', CAST(g.n AS varchar(20))) || ' · ' || u.code, 1, 255)")
+        now = timezone.now()
+        self._exec(
+            f"INSERT INTO finance_transaction (id, unit_id, date, kind, memo, external_id, reverses_id, amount, created_by_id, "
+            f"created_at) SELECT g.txn_id, g.top, g.paid_on, %s, {memo}, 'receipts:' || CAST(g.txn_id AS varchar(20)), NULL, "
+            f"g.amount + g.passed, %s, %s FROM {t['group']} g JOIN organizations_unit u ON u.id = g.top",
+            [TransactionKind.RECEIPTS.value, template, str(Source.UNION_FEE.label), str(Source.DUES.label), self.created_by,
+             now if self.pg else connection.ops.adapt_datetimefield_value(now)])
+
+    def _entries(self) -> None:
+        """The lines of every summary transaction in one INSERT: the receipts summed per union (with the levels
+        above it), the line template applied to these sums, and the lines of each book and account summed
+        (an upper level's shares of all its unions' receipts of the day are one line)."""
+        t = self.t
+        cash = "CASE WHEN substr(p.external_id, 1, 5) = 'cash:' THEN 1 ELSE 0 END"
+        unions = (f"SELECT g.txn_id, p.paid_on, p.source, {cash} AS cash, p.book_id, p.u1, p.u2, p.u3, SUM(p.amount) AS amount, "
+                  f"SUM(p.p0) AS p0, SUM(p.p1) AS p1, SUM(p.p2) AS p2, SUM(p.p3) AS p3 "
+                  f"FROM {t['post']} p JOIN {t['group']} g ON g.top = p.top AND g.paid_on = p.paid_on AND g.source = p.source "
+                  f"AND g.cash = {cash} WHERE p.code IS NULL GROUP BY g.txn_id, p.paid_on, p.source, {cash}, p.book_id, p.u1, p.u2, p.u3")
         self._exec(f"""
             INSERT INTO finance_entry (transaction_id, account_id, unit_id, date, debit, credit)
-            SELECT e.txn_id, a.id, e.unit_id, e.paid_on, e.debit, e.credit
+            SELECT e.txn_id, a.id, e.unit_id, e.paid_on, SUM(e.debit), SUM(e.credit)
             FROM (
-              SELECT p.txn_id, p.paid_on, l.n,
-                     CASE l.pos WHEN 0 THEN p.book_id WHEN 1 THEN p.u1 WHEN 2 THEN p.u2 ELSE p.u3 END AS unit_id,
-                     CASE l.acct WHEN 'money' THEN CASE WHEN substr(p.external_id, 1, 5) = 'cash:' THEN %s ELSE %s END
-                                 WHEN 'revenue' THEN CASE WHEN p.source = 'union_fee' THEN %s ELSE %s END
+              SELECT g.txn_id, g.paid_on,
+                     CASE l.pos WHEN 0 THEN g.book_id WHEN 1 THEN g.u1 WHEN 2 THEN g.u2 ELSE g.u3 END AS unit_id,
+                     CASE l.acct WHEN 'money' THEN CASE WHEN g.cash = 1 THEN %s ELSE %s END
+                                 WHEN 'revenue' THEN CASE WHEN g.source = 'union_fee' THEN %s ELSE %s END
                                  ELSE l.acct END AS code,
-                     CASE l.n WHEN 1 THEN p.amount WHEN 4 THEN p.p1 WHEN 6 THEN p.p2 WHEN 8 THEN p.p3 ELSE 0 END AS debit,
-                     CASE l.n WHEN 2 THEN p.p0 WHEN 3 THEN p.amount - p.p0 WHEN 5 THEN p.p1 WHEN 7 THEN p.p2
-                              WHEN 9 THEN p.p3 ELSE 0 END AS credit
-              FROM {t['post']} p CROSS JOIN {t['line']} l WHERE p.code IS NULL
+                     CASE l.n WHEN 1 THEN g.amount WHEN 4 THEN g.p1 WHEN 6 THEN g.p2 WHEN 8 THEN g.p3 ELSE 0 END AS debit,
+                     CASE l.n WHEN 2 THEN g.p0 WHEN 3 THEN g.amount - g.p0 WHEN 5 THEN g.p1 WHEN 7 THEN g.p2
+                              WHEN 9 THEN g.p3 ELSE 0 END AS credit
+              FROM ({unions}) g CROSS JOIN {t['line']} l
             ) e JOIN finance_account a ON a.unit_id = e.unit_id AND a.code = e.code
-            WHERE e.debit > 0 OR e.credit > 0""",
+            GROUP BY e.txn_id, a.id, e.unit_id, e.paid_on
+            HAVING SUM(e.debit) > 0 OR SUM(e.credit) > 0
+            ORDER BY e.txn_id, e.unit_id, a.id""",
                    [AccountCode.CASH.value, AccountCode.BANK.value, _revenue_code(Source.UNION_FEE), _revenue_code(Source.DUES)])
-
-    def _receipts(self) -> None:
-        self._exec(f"""
-            INSERT INTO finance_receipt (external_id, transaction_id, unit_id, payer_kind, member_id, source, amount, paid_on,
-                                         period, reversal_of_id)
-            SELECT p.external_id, p.txn_id, p.book_id, p.payer_kind, p.member_id, p.source, p.amount, p.paid_on, p.period, NULL
-            FROM {self.t['post']} p WHERE p.code IS NULL""")
 
     def _post_one(self, row: tuple) -> None:
         """A row too large for the set arithmetic, through ``receipt_post`` itself."""

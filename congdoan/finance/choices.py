@@ -147,6 +147,7 @@ REVENUE_ACCOUNT_OF = {Source.UNION_FEE: AccountCode.REVENUE_UNION_FEE, Source.DU
 
 class TransactionKind(models.TextChoices):
     RECEIPT = "receipt", _("Receipt")
+    RECEIPTS = "receipts", _("Receipts of a statement")
     REMITTANCE = "remittance", _("Remittance to the upper level")
     EXPENSE = "expense", _("Expense")
     OPENING = "opening", _("Opening balance")

@@ -233,7 +233,7 @@ def ledger_post(*, actor, unit: Unit, date: datetime.date, lines, memo: str = ""
     Errors (FinanceError codes): too_few_lines, account_unknown, line_amount, unbalanced, date_required,
     future_date, period_closed, unit_dissolved, external_id_conflict, kind_reserved.
     """
-    if kind not in TransactionKind.values or kind in (TransactionKind.RECEIPT, TransactionKind.REVERSAL):
+    if kind not in TransactionKind.values or kind in (TransactionKind.RECEIPT, TransactionKind.RECEIPTS, TransactionKind.REVERSAL):
         raise FinanceError(_("Receipts and reversals have their own functions."), code="kind_reserved", field="kind")
     unit = Unit.objects.get(pk=unit.pk)
     _require(actor, unit.path)
@@ -381,8 +381,12 @@ def receipt_post(*, actor, unit: Unit, source: str, payer_reference: str, amount
     txn = _post(actor=actor, unit=book, date=paid_on, lines=lines, memo=memo, external_id=external_id, kind=TransactionKind.RECEIPT,
                 checked_new=True)
     if getattr(txn, "just_posted", False):
+        uppers_parts = [(by_id[unit_id], part) for unit_id, part in parts.items() if unit_id != book.pk]
+        uppers_parts += [(None, 0)] * (3 - len(uppers_parts))
         Receipt.objects.create(external_id=external_id, transaction=txn, unit=book, payer_kind=payer_kind, member=member,
-                               source=source, amount=amount, paid_on=paid_on, period=period)
+                               source=source, amount=amount, paid_on=paid_on, period=period, part_0=kept,
+                               **{f"{name}_{i}": value for i, pair in enumerate(uppers_parts, start=1)
+                                  for name, value in zip(("unit", "part"), pair)})
     return txn
 
 
@@ -401,18 +405,71 @@ def transaction_reverse(*, actor, transaction: Transaction, date: datetime.date 
     if isinstance(date, datetime.date) and date < original.date:
         raise FinanceError(_("A reversal cannot be dated before the transaction it reverses."), code="date_before_original",
                            field="date")
+    receipts = list(Receipt.objects.filter(transaction=original).order_by("pk"))
+    if Receipt.objects.filter(reversal_of__in=[r.pk for r in receipts]).exists():  # a summary's receipt reversed on its own
+        raise FinanceError(_("Some receipts of this transaction were reversed one by one: reverse the others one by one too."),
+                           code="receipts_partly_reversed")
     entries = list(original.entries.select_related("account", "unit"))
     lines = [Line(e.account.code, debit=e.credit, credit=e.debit, unit=e.unit) for e in entries]
     memo = " ".join((memo or "").split()) or _("Reversal of #%(id)s %(memo)s") % {"id": original.pk, "memo": original.memo}
     reversal = _post(actor=actor, unit=original.unit, date=date, lines=lines, memo=memo, external_id=f"reversal:{original.pk}",
                      kind=TransactionKind.REVERSAL, reverses=original)
-    receipt = Receipt.objects.filter(transaction=original).first()
-    if receipt is not None:
-        Receipt.objects.create(external_id=f"reversal:{receipt.external_id}"[:100], transaction=reversal, unit_id=receipt.unit_id,
-                               payer_kind=receipt.payer_kind, member_id=receipt.member_id, source=receipt.source, amount=-receipt.amount,
-                               paid_on=date, period=receipt.period, reversal_of=receipt)
+    Receipt.objects.bulk_create([_negative(receipt, reversal, date) for receipt in receipts], batch_size=1000)
     audit_record(actor=actor, action="finance.transaction_reversed", obj=original, unit_path=original.unit.path,
-                 changes={"reversal": reversal.pk, "date": date.isoformat(), "amount": original.amount})
+                 changes={"reversal": reversal.pk, "date": date.isoformat(), "amount": original.amount, "receipts": len(receipts)})
+    return reversal
+
+
+def _negative(receipt: Receipt, reversal: Transaction, date: datetime.date) -> Receipt:
+    """The receipt that cancels ``receipt`` in ``reversal``: every figure negated."""
+    return Receipt(external_id=f"reversal:{receipt.external_id}"[:100], transaction=reversal, unit_id=receipt.unit_id,
+                   payer_kind=receipt.payer_kind, member_id=receipt.member_id, source=receipt.source, amount=-receipt.amount,
+                   paid_on=date, period=receipt.period, reversal_of=receipt,
+                   part_0=None if receipt.part_0 is None else -receipt.part_0, unit_1_id=receipt.unit_1_id, part_1=-receipt.part_1,
+                   unit_2_id=receipt.unit_2_id, part_2=-receipt.part_2, unit_3_id=receipt.unit_3_id, part_3=-receipt.part_3)
+
+
+@transaction.atomic
+def receipt_reverse(*, actor, receipt: Receipt, date: datetime.date | None = None, memo: str = "") -> Transaction:
+    """Cancel one receipt: its own transaction reversed (``transaction_reverse``), or, for a receipt posted
+    in a statement's summary transaction, a reversal of its part of it, built from its split (the union's
+    bank or cash credited, its revenue and "payable to upper levels" debited; each upper level's revenue
+    debited and "receivable from lower levels" credited). At most once; in an open month."""
+    receipt = Receipt.objects.select_related("transaction", "unit").get(pk=receipt.pk)
+    _require(actor, receipt.unit.path)
+    if receipt.reversal_of_id is not None or receipt.amount < 0:
+        raise FinanceError(_("A reversal cannot be reversed: post the original entry again."), code="reversal_of_reversal")
+    if Receipt.objects.filter(reversal_of=receipt).exists():
+        raise FinanceError(_("This receipt is already reversed."), code="already_reversed")
+    original = receipt.transaction
+    if original.kind != TransactionKind.RECEIPTS:
+        return transaction_reverse(actor=actor, transaction=original, date=date, memo=memo)
+    if Transaction.objects.filter(reverses=original).exists():
+        raise FinanceError(_("This receipt is already reversed."), code="already_reversed")
+    date = date or timezone.localdate()
+    if isinstance(date, datetime.date) and date < receipt.paid_on:
+        raise FinanceError(_("A reversal cannot be dated before the transaction it reverses."), code="date_before_original",
+                           field="date")
+    units = {u.pk: u for u in Unit.objects.filter(pk__in=[unit_id for unit_id, _part in receipt.parts()] + [receipt.unit_id])}
+    revenue = REVENUE_ACCOUNT_OF[receipt.source]
+    money = AccountCode.CASH if receipt.external_id.startswith("cash:") else AccountCode.BANK
+    book = units[receipt.unit_id]
+    lines = [Line(money, credit=receipt.amount, unit=book)]
+    if receipt.part_0:
+        lines.append(Line(revenue, debit=receipt.part_0, unit=book))
+    if receipt.amount - receipt.part_0:
+        lines.append(Line(AccountCode.PAYABLE_UPPER, debit=receipt.amount - receipt.part_0, unit=book))
+    for unit_id, part in receipt.parts():
+        if unit_id != book.pk:
+            lines += [Line(revenue, debit=part, unit=units[unit_id]), Line(AccountCode.RECEIVABLE_LOWER, credit=part, unit=units[unit_id])]
+    memo = " ".join((memo or "").split()) or _("Reversal of receipt %(id)s in #%(txn)s %(memo)s") % {
+        "id": receipt.external_id, "txn": original.pk, "memo": original.memo}
+    reversal = _post(actor=actor, unit=book, date=date, lines=lines, memo=memo[:255], external_id=f"reversal:receipt:{receipt.pk}",
+                     kind=TransactionKind.REVERSAL)
+    Receipt.objects.create(**{f.attname: getattr(_negative(receipt, reversal, date), f.attname)
+                              for f in Receipt._meta.concrete_fields if not f.primary_key})
+    audit_record(actor=actor, action="finance.receipt_reversed", obj=receipt, unit_path=book.path,
+                 changes={"reversal": reversal.pk, "date": date.isoformat(), "amount": receipt.amount, "transaction": original.pk})
     return reversal
 
 

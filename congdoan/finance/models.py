@@ -14,7 +14,7 @@ Three groups of models:
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from congdoan.core.scoping import ScopedQuerySet
@@ -379,10 +379,27 @@ class Receipt(PermanentModel):
 
     Payments (``congdoan.payments``) posts one per allocation, keyed by its ``external_id``. A
     reversal adds a row with the opposite amount, so "paid" is always a plain sum.
+
+    ``transaction`` is the receipt's own transaction (``receipt_post``: a match by hand, a cash receipt)
+    or the summary transaction of a bank statement's receipts for one union, day, source and account
+    (``bulk.receipts_post_bulk``, like a "chứng từ ghi sổ" summarising its source documents). Either way
+    the receipt keeps its own split between the levels: ``part_0`` for the union, ``part_1..3`` for
+    the levels above it (``unit_1..3``, grassroots side first), which add up to ``amount`` (checked by
+    the database); receipts posted before the split was stored have ``part_0`` NULL.
     """
 
     external_id = models.CharField(max_length=100, unique=True)
-    transaction = models.OneToOneField(Transaction, on_delete=models.PROTECT, related_name="receipt")
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="receipts")
+    part_0 = models.BigIntegerField(_("union's share (đồng)"), null=True, blank=True)
+    unit_1 = models.ForeignKey("organizations.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               db_index=False, db_constraint=False)
+    part_1 = models.BigIntegerField(default=0)
+    unit_2 = models.ForeignKey("organizations.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               db_index=False, db_constraint=False)
+    part_2 = models.BigIntegerField(default=0)
+    unit_3 = models.ForeignKey("organizations.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               db_index=False, db_constraint=False)
+    part_3 = models.BigIntegerField(default=0)
     unit = models.ForeignKey("organizations.Unit", verbose_name=_("grassroots union"), on_delete=models.PROTECT, related_name="+",
                              db_index=False)
     payer_kind = models.CharField(_("payer"), max_length=10, choices=PayerKind.choices)
@@ -402,6 +419,17 @@ class Receipt(PermanentModel):
             models.Index(fields=["unit", "source", "period", "amount"], name="finance_receipt_unit_period"),
             models.Index(fields=["member", "period"], condition=Q(member__isnull=False), name="finance_receipt_member"),
         ]
+        constraints = [
+            models.CheckConstraint(condition=Q(part_0__isnull=True) | Q(amount=F("part_0") + F("part_1") + F("part_2") + F("part_3")),
+                                   name="finance_receipt_parts_sum"),
+        ]
+
+    def parts(self) -> list[tuple[int, int]]:
+        """[(unit id, part)] of the levels with a part, the union first (empty when not stored)."""
+        if self.part_0 is None:
+            return []
+        pairs = [(self.unit_id, self.part_0), (self.unit_1_id, self.part_1), (self.unit_2_id, self.part_2), (self.unit_3_id, self.part_3)]
+        return [(unit_id, part) for unit_id, part in pairs if unit_id and part]
 
 
 class PeriodQuerySet(PermanentQuerySet):

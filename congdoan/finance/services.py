@@ -449,5 +449,5 @@ def collection_account_set(*, actor, unit: Unit, bank_bin: str, account_number: 
 
 # the ledger lives in ledger.py; payments, budgets, pages and tests call it from here too
 from congdoan.finance.ledger import (  # noqa: E402,F401
-    Line, ledger_post, period_close, receipt_post, receipt_split, split_weights, transaction_reverse,
+    Line, ledger_post, period_close, receipt_post, receipt_reverse, receipt_split, split_weights, transaction_reverse,
 )

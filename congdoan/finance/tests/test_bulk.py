@@ -5,6 +5,7 @@ import random
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -96,16 +97,19 @@ def bulk_outcome(rows, result) -> dict:
 
 
 def ledger_state() -> dict:
-    """Everything the ledger holds, independent of row ids."""
+    """What the books say, independent of row ids and of how receipts are grouped into transactions: every
+    receipt with its split, every account, and each account's debits and credits per day. (``receipt_post``
+    gives each receipt its own transaction; the bulk posting one per union, day, source and money account.)"""
     check_guards()
-    external = dict(Transaction.objects.values_list("pk", "external_id"))
+    for txn_id, unit_id, debit, credit in (Entry.objects.values("transaction_id", "unit_id").order_by()
+                                           .annotate(d=Sum("debit"), c=Sum("credit")).values_list("transaction_id", "unit_id", "d", "c")):
+        assert debit == credit, f"transaction {txn_id} unbalanced in the books of unit {txn_id}"
     return {
-        "transactions": sorted(Transaction.objects.values_list("external_id", "unit_id", "date", "kind", "memo", "amount",
-                                                               "created_by_id", "reverses_id")),
-        "entries": sorted((external[t], u, code, d, debit, credit) for t, u, code, d, debit, credit in
-                          Entry.objects.values_list("transaction_id", "unit_id", "account__code", "date", "debit", "credit")),
-        "receipts": sorted((external[t], *rest) for t, *rest in Receipt.objects.values_list(
-            "transaction_id", "external_id", "unit_id", "payer_kind", "member_id", "source", "amount", "paid_on", "period")),
+        "days": sorted(Entry.objects.values("unit_id", "account__code", "date").order_by()
+                       .annotate(d=Sum("debit"), c=Sum("credit")).values_list("unit_id", "account__code", "date", "d", "c")),
+        "receipts": sorted(Receipt.objects.values_list(
+            "external_id", "unit_id", "payer_kind", "member_id", "source", "amount", "paid_on", "period",
+            "part_0", "unit_1_id", "part_1", "unit_2_id", "part_2", "unit_3_id", "part_3")),
         "accounts": sorted(Account.objects.values_list("unit_id", "code")),
     }
 
@@ -151,7 +155,7 @@ def test_bulk_posts_exactly_what_receipt_post_posts_one_by_one(world, seed, n):
     result, state = run_and_roll_back(lambda: receipts_post_bulk(actor=actor, receipts=rows))
     assert bulk_outcome(rows, result) == one
     assert state == expected
-    assert result.posted == len({t[0] for t in expected["transactions"]})
+    assert result.posted == len(expected["receipts"])
     assert result.posted + result.existing + len(result.refused) == len(rows)
 
 
@@ -188,8 +192,83 @@ def test_split_and_lines_of_a_bulk_receipt(world):
     assert lines == {("PA-G1", "112"): (1_000_001, 0), ("PA-G1", "5111"): (0, 750_001), ("PA-G1", "336"): (0, 250_000),
                      ("PA-U", "136"): (100_000, 0), ("PA-U", "5111"): (0, 100_000), ("PA", "136"): (100_000, 0),
                      ("PA", "5111"): (0, 100_000), ("TLD", "136"): (50_000, 0), ("TLD", "5111"): (0, 50_000)}
-    assert txn.amount == 1_000_001 + 250_000 and txn.kind == "receipt" and txn.created_by == p.accountant_a
-    assert txn.memo.endswith(f"06/2025 · {p.refs['employer_a']}")
+    assert txn.amount == 1_000_001 + 250_000 and txn.kind == "receipts" and txn.created_by == p.accountant_a
+    receipt = Receipt.objects.get()
+    assert receipt.transaction == txn
+    assert receipt.parts() == [(p.grassroots_a.pk, 750_001), (p.upper_a.pk, 100_000), (p.province_a.pk, 100_000),
+                               (p.national.pk, 50_000)]
+
+
+def test_a_statement_is_one_summary_transaction_per_province_day_source_and_account(world):
+    """The receipts of one province, day and source are one transaction (in the province's books) whose lines are
+    their sums per book and account; each receipt keeps its own largest-remainder split, which adds up to it."""
+    p = world
+    rows = [fee(p, key=i, amount=1_000_001 + i) for i in range(1, 4)]
+    rows += [fee(p, key=4, unit_id=p.grassroots_a2.pk, payer_reference="", amount=999)]  # another union of the province
+    rows += [fee(p, key=10, external_id="cash:10:1", amount=40_000)]  # cash: another account, another transaction
+    rows += [fee(p, key=11, paid_on=D(2025, 6, 3), amount=10)]  # another day
+    rows += [fee(p, key=12, source="dues", payer_reference=p.refs["member_a"], amount=50_000)]  # another source
+    rows += [fee(p, key=13, unit_id=p.grassroots_b.pk, payer_reference="", amount=70_000)]  # another province
+    result = receipts_post_bulk(actor=p.national_chair, receipts=rows)
+    assert result.posted == 8 and not result.refused
+    assert Transaction.objects.count() == 5
+    summary = Receipt.objects.get(external_id="bank:1:1").transaction
+    assert summary.kind == "receipts" and summary.unit == p.province_a and summary.receipts.count() == 4
+    assert "02/06/2025" in summary.memo and " 4 " in summary.memo and summary.memo.endswith("PA")
+    receipts = list(summary.receipts.all())
+    assert summary.entries.get(account__code="112", unit=p.grassroots_a).debit == 3 * 1_000_001 + 6
+    assert summary.entries.get(account__code="112", unit=p.grassroots_a2).debit == 999
+    assert summary.entries.get(account__code="5111", unit=p.grassroots_a).credit == sum(
+        r.part_0 for r in receipts if r.unit_id == p.grassroots_a.pk)
+    province_share = summary.entries.get(account__code="136", unit=p.province_a)  # one line for both unions
+    assert province_share.debit == sum(part for r in receipts for unit_id, part in r.parts() if unit_id == p.province_a.pk)
+    assert summary.amount == sum(e.debit for e in summary.entries.all()) == sum(e.credit for e in summary.entries.all())
+    for receipt in Receipt.objects.all():
+        assert sum(part for _unit, part in receipt.parts()) == receipt.amount
+    cash = Receipt.objects.get(external_id="cash:10:1").transaction
+    assert "111" in set(cash.entries.values_list("account__code", flat=True)) and cash.receipts.count() == 1
+    assert Receipt.objects.get(external_id="bank:13:1").transaction.unit == p.province_b
+
+
+def test_one_receipt_of_a_summary_is_reversed_on_its_own(world):
+    p = world
+    receipts_post_bulk(actor=p.accountant_a, receipts=[fee(p, key=1, amount=1_000_001), fee(p, key=2, amount=2_000_000)])
+    first = Receipt.objects.get(external_id="bank:1:1")
+    summary = first.transaction
+    reversal = services.receipt_reverse(actor=p.accountant_a, receipt=first, date=D(2025, 6, 5))
+    assert reversal.kind == "reversal"
+    lines = {(e.unit.code, e.account.code): (e.debit, e.credit) for e in reversal.entries.select_related("unit", "account")}
+    assert lines == {("PA-G1", "112"): (0, 1_000_001), ("PA-G1", "5111"): (750_001, 0), ("PA-G1", "336"): (250_000, 0),
+                     ("PA-U", "136"): (0, 100_000), ("PA-U", "5111"): (100_000, 0), ("PA", "136"): (0, 100_000),
+                     ("PA", "5111"): (100_000, 0), ("TLD", "136"): (0, 50_000), ("TLD", "5111"): (50_000, 0)}
+    negative = Receipt.objects.get(reversal_of=first)
+    assert negative.amount == -1_000_001 and negative.part_0 == -750_001
+    # paid now counts the other receipt only
+    assert Receipt.objects.filter(unit=p.grassroots_a).aggregate(total=Sum("amount"))["total"] == 2_000_000
+    with pytest.raises(FinanceError) as twice:
+        services.receipt_reverse(actor=p.accountant_a, receipt=first)
+    assert twice.value.code == "already_reversed"
+    with pytest.raises(FinanceError) as whole:  # the summary can no longer be reversed as a whole
+        services.transaction_reverse(actor=p.province_a_chair, transaction=summary)
+    assert whole.value.code == "receipts_partly_reversed"
+    second = Receipt.objects.get(external_id="bank:2:1")
+    services.receipt_reverse(actor=p.accountant_a, receipt=second)
+    assert Receipt.objects.filter(unit=p.grassroots_a).aggregate(total=Sum("amount"))["total"] == 0
+    with pytest.raises(NotFoundInScope):
+        services.receipt_reverse(actor=p.province_b_chair, receipt=first)
+
+
+def test_reversing_a_summary_reverses_every_receipt_in_it(world):
+    p = world
+    receipts_post_bulk(actor=p.accountant_a, receipts=[fee(p, key=1), fee(p, key=2)])
+    summary = Transaction.objects.get()
+    with pytest.raises(NotFoundInScope):  # the summary is in the province's books: a union's accountant reverses receipts
+        services.transaction_reverse(actor=p.accountant_a, transaction=summary)
+    services.transaction_reverse(actor=p.province_a_chair, transaction=summary)
+    assert sorted(Receipt.objects.values_list("amount", flat=True)) == [-1_500_000, -1_500_000, 1_500_000, 1_500_000]
+    with pytest.raises(FinanceError) as again:
+        services.receipt_reverse(actor=p.accountant_a, receipt=Receipt.objects.get(external_id="bank:1:1"))
+    assert again.value.code == "already_reversed"
 
 
 def test_bulk_posting_twice_posts_once_and_other_figures_are_refused(world):
@@ -199,7 +278,7 @@ def test_bulk_posting_twice_posts_once_and_other_figures_are_refused(world):
     again = receipts_post_bulk(actor=p.accountant_a, receipts=[*rows, fee(p, key=9, external_id="bank:3:1", amount=7)])
     assert (again.posted, again.existing) == (0, 5)
     assert again.refused[9].code == "external_id_conflict"
-    assert Transaction.objects.count() == Receipt.objects.count() == 5
+    assert Receipt.objects.count() == 5 and Transaction.objects.count() == 1
     # the same external id twice in one call: the second meets the first, as one call after the other
     twice = receipts_post_bulk(actor=p.accountant_a, receipts=[fee(p, key=20, external_id="cash:1:1"),
                                                                fee(p, key=21, external_id="cash:1:1"),
@@ -246,8 +325,8 @@ def test_amounts_too_large_for_the_set_arithmetic_go_through_receipt_post(world)
     huge = 10**15
     result = receipts_post_bulk(actor=None, receipts=[fee(p, key=1, amount=huge), fee(p, key=2)])
     assert result.posted == 2
-    assert Receipt.objects.get(amount=huge).transaction.entries.filter(account__code="5111", unit=p.grassroots_a).get().credit == \
-        huge * 3 // 4
+    assert Receipt.objects.get(amount=huge).part_0 == huge * 3 // 4
+    assert Entry.objects.get(account__code="5111", unit=p.grassroots_a).credit == huge * 3 // 4 + 1_500_000 * 3 // 4
 
 
 def test_bad_arguments():

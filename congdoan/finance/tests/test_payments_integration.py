@@ -7,6 +7,7 @@ import pytest
 
 from congdoan.core.errors import NotFoundInScope
 from congdoan.finance import selectors, services
+from congdoan.organizations.models import Unit
 from congdoan.finance.models import Entry, Receipt, Transaction
 from congdoan.finance.references import payment_reference_for
 from congdoan.payments import ledger
@@ -54,8 +55,13 @@ def test_a_statement_is_posted_to_the_ledger_and_split(p, account):
     assert {r.amount for r in receipts.values()} == {1_500_000, 120_000, 500_000}
     fee = Receipt.objects.get(amount=1_500_000)
     assert (fee.unit_id, fee.source, fee.payer_kind) == (p.grassroots_a.pk, "union_fee", "employer")
-    shares = {e.unit.code: e.credit for e in Entry.objects.filter(transaction=fee.transaction, account__code="5111").select_related("unit")}
-    assert shares == {"PA-G1": 1_125_000, "PA-U": 150_000, "PA": 150_000, "TLD": 75_000}
+    codes = dict(Unit.objects.values_list("pk", "code"))
+    assert {codes[unit_id]: part for unit_id, part in fee.parts()} == {"PA-G1": 1_125_000, "PA-U": 150_000, "PA": 150_000, "TLD": 75_000}
+    # one summary transaction for the province's union fees of the day: its revenue lines are the sums of the receipts' parts
+    summary = fee.transaction
+    assert summary.kind == "receipts" and summary.receipts.count() == 2
+    revenue = {e.unit.code: e.credit for e in Entry.objects.filter(transaction=summary, account__code="5111").select_related("unit")}
+    assert revenue == {"PA-G1": 1_125_000, "PA-G2": 375_000, "PA-U": 200_000, "PA": 200_000, "TLD": 100_000}
     dues = Receipt.objects.get(amount=120_000)
     assert (dues.source, dues.member_id, dues.payer_kind) == ("dues", p.member_a.pk, "member")
     assert Receipt.objects.get(amount=500_000).unit_id == p.grassroots_a2.pk
@@ -65,7 +71,7 @@ def test_a_statement_is_posted_to_the_ledger_and_split(p, account):
 
     # the same statement again: nothing new in the ledger either
     again = run(p.province_a_chair, account, rows)
-    assert again.known_count == 3 and Receipt.objects.count() == 3 and Transaction.objects.count() == 3
+    assert again.known_count == 3 and Receipt.objects.count() == 3 and Transaction.objects.count() == 2
     # posting an allocation twice posts once (idempotent by external_id)
     allocation = Allocation.objects.get(transaction__bank_txn_id="T1")
     ledger.post_receipt(actor=p.province_a_chair, allocation=allocation)

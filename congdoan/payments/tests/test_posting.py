@@ -6,6 +6,7 @@ import random
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Sum
 
 from congdoan.audit.models import AuditEntry
 from congdoan.finance import services as finance
@@ -80,18 +81,19 @@ def snapshot() -> dict:
         kind, line, part = external_id.split(":")
         return f"{kind}:{bank_id[int(line)]}:{part}"
 
-    external = {pk: ext(e) for pk, e in Transaction.objects.values_list("pk", "external_id")}
-    return {
+    for txn_id, unit_id, debit, credit in (Entry.objects.values("transaction_id", "unit_id").order_by()
+                                           .annotate(d=Sum("debit"), c=Sum("credit")).values_list("transaction_id", "unit_id", "d", "c")):
+        assert debit == credit, f"transaction {txn_id} unbalanced in the books of unit {unit_id}"
+    return {  # the books per account and day (one-by-one posting gives a transaction per receipt, bulk one per union and day)
         "lines": sorted(BankTransaction.objects.values_list("bank_txn_id", "status", "reason", "reason_detail", "suggested_kind",
                                                             "suggested_id", "matched_by")),
         "allocations": sorted((bank_id[t], *rest, posted is None) for t, *rest, posted in Allocation.objects.values_list(
             "transaction_id", "unit_id", "member_id", "source", "period", "amount", "posted_at")),
-        "transactions": sorted((ext(e), *rest) for e, *rest in Transaction.objects.values_list(
-            "external_id", "unit_id", "date", "kind", "memo", "amount", "created_by_id")),
-        "entries": sorted((external[t], *rest) for t, *rest in Entry.objects.values_list(
-            "transaction_id", "unit_id", "account__code", "date", "debit", "credit")),
+        "days": sorted(Entry.objects.values("unit_id", "account__code", "date").order_by()
+                       .annotate(d=Sum("debit"), c=Sum("credit")).values_list("unit_id", "account__code", "date", "d", "c")),
         "receipts": sorted((ext(e), *rest) for e, *rest in Receipt.objects.values_list(
-            "external_id", "unit_id", "payer_kind", "member_id", "source", "amount", "paid_on", "period")),
+            "external_id", "unit_id", "payer_kind", "member_id", "source", "amount", "paid_on", "period", "part_0", "unit_1_id",
+            "part_1", "unit_2_id", "part_2", "unit_3_id", "part_3")),
         "requeued": AuditEntry.objects.filter(action="payments.line_requeued").count(),
     }
 
