@@ -210,11 +210,12 @@ def _import(job: StatementImport, progress: Progress) -> dict:
         if errors.count:
             return
         t = time.monotonic()
-        for key, value in staging.write(rows, account_id=account.pk, job_id=job.pk, now=now).items():
+        for key, value in staging.write(rows, account_id=account.pk, job_id=job.pk, now=now, posted=post_now).items():
             totals[key] += value
         spent["write"] += time.monotonic() - t
 
     now = timezone.now()
+    post_now = ledger.available()  # the allocations are written as posted: the import posts them before it commits
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a million small objects: the cyclic collector would rescan them again and again
     try:
@@ -233,7 +234,7 @@ def _import(job: StatementImport, progress: Progress) -> dict:
             if errors.count:
                 raise _Rollback()
             posted = {"posted": 0, "refused": 0}
-            if totals["matched"]:
+            if totals["matched"] and post_now:
                 progress.update(force=True, phase=Phase.POSTING)
                 t = time.monotonic()
                 posted = _post_job(job=job, actor=importer, now=now, new_lines=totals["new"])
@@ -345,34 +346,41 @@ def _post_job(*, job: StatementImport, actor, now, new_lines: int = 0) -> dict:
     """Post the receipts of the lines this import matched, all at once, inside the import's transaction
     (the statement and its receipts are written together or not at all). A receipt the ledger refuses
     (an upper level's closed month, a dissolved union…) sends its line back to the queue with the ledger's
-    reason, as when receipts were posted one by one. While the ledger is not available the allocations
-    wait for the periodic task."""
+    reason, as when receipts were posted one by one. The allocations were written as posted (one UPDATE of
+    a million rows less); those the ledger does not post are unmarked. While the ledger is not available
+    the allocations wait for the periodic task."""
     if connection.vendor == "postgresql" and new_lines >= ANALYZE_AFTER:
         # the planner's statistics still describe the tables before this import: with them it finds the job's
         # allocations by one index probe per line into every unposted allocation (quadratic); refresh them
         with connection.cursor() as cur:
             cur.execute(f"ANALYZE {BankTransaction._meta.db_table}, {Allocation._meta.db_table}")
-    allocations = Allocation.objects.filter(transaction__statement_import_id=job.pk, transaction__bank_account_id=job.bank_account_id,
-                                            posted_at__isnull=True)
-    return _post(actor=actor, allocations=allocations, now=now)
+    allocations = Allocation.objects.filter(transaction__statement_import_id=job.pk, transaction__bank_account_id=job.bank_account_id)
+    return _post(actor=actor, allocations=allocations, now=now, marked=True)
 
 
 #: new lines from which an import refreshes the planner's statistics before posting (PostgreSQL)
 ANALYZE_AFTER = 10_000
 
 
-def _post(*, actor, allocations, now, batch_ids=None) -> dict:
-    """Post ``allocations`` (a queryset) in bulk, send the refused lines back, mark the rest posted."""
+def _post(*, actor, allocations, now, batch_ids=None, marked: bool = False) -> dict:
+    """Post ``allocations`` (a queryset) in bulk, send the refused lines back, mark the rest posted (``marked``:
+    they were written as posted; unmark those not posted)."""
     try:
         result = ledger.post_allocations(actor=actor, allocations=allocations)
     except ledger.LedgerUnavailable:
+        if marked:
+            allocations.update(posted_at=None)
         return {"posted": 0, "refused": 0, "unavailable": True}
     refused = result["refused"]
     _send_back_many(actor=actor, refused=refused, batch_ids=batch_ids)
     ids = list(refused)
     unposted = [pk for start in range(0, len(ids), POST_BATCH)  # refused and kept: a cash receipt, a line partly posted
                 for pk in Allocation.objects.filter(pk__in=ids[start:start + POST_BATCH]).values_list("pk", flat=True)]
-    allocations.exclude(pk__in=unposted).update(posted_at=now)
+    if marked:
+        for start in range(0, len(unposted), POST_BATCH):
+            Allocation.objects.filter(pk__in=unposted[start:start + POST_BATCH]).update(posted_at=None)
+    else:
+        allocations.exclude(pk__in=unposted).update(posted_at=now)
     return {"posted": result["posted"] + result["existing"], "refused": len(refused), "unavailable": False,
             "timings": {f"post_{name}": value for name, value in result.get("timings", {}).items()}}
 

@@ -21,7 +21,7 @@ STAGE_COLUMNS = [
 ]
 #: per matched line, after the staged columns: kind, unit id, member id, source, period
 ALLOCATION_COLUMNS = ["transaction_id", "part", "payer_kind", "unit_id", "member_id", "source", "period", "paid_on", "amount",
-                      "matched_by", "created_at"]
+                      "matched_by", "created_at", "posted_at"]
 LINE_TABLE = "payments_banktransaction"
 ALLOCATION_TABLE = "payments_allocation"
 
@@ -68,9 +68,10 @@ class Staging:
             cur.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", [
                 tuple(v.isoformat() if isinstance(v, datetime.date) else v for v in row) for row in rows])
 
-    def write(self, rows: list[tuple], *, account_id: int, job_id: int, now: datetime.datetime) -> dict:
+    def write(self, rows: list[tuple], *, account_id: int, job_id: int, now: datetime.datetime, posted: bool = False) -> dict:
         """Write new lines (staged columns + the allocation's kind, unit, member, source, period) and
-        the allocations of those matched; return the counts."""
+        the allocations of those matched; return the counts. ``posted``: the allocations are written as
+        posted at ``now`` (the import posts them before its transaction commits, and unmarks any it cannot)."""
         if not rows:
             return {"new": 0, "matched": 0, "queued": 0, "credit_total": 0}
         width = len(STAGE_COLUMNS)
@@ -90,10 +91,10 @@ class Staging:
             cur.execute(f"DELETE FROM {self.table}")
             allocations = [
                 (ids[row[1]], 1, row[width], row[width + 1], row[width + 2], row[width + 3], row[width + 4], row[2], row[3],
-                 "auto", now)
+                 "auto", now, now if posted else None)
                 for row in rows if row[6] == "matched"]
             if not self.pg:
-                allocations = [a[:-1] + (db_now,) for a in allocations]
+                allocations = [a[:-2] + (db_now, db_now if posted else None) for a in allocations]
             self._copy(cur, ALLOCATION_TABLE, ALLOCATION_COLUMNS, allocations)
         return {"new": len(ids), "matched": len(allocations), "queued": len(ids) - len(allocations),
                 "credit_total": sum(row[3] for row in rows)}
