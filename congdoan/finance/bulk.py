@@ -278,26 +278,43 @@ class _Run:
         self._references()
         oversized = self._set_aside_oversized(max_weight)
         self._closed()
-        started = self._tick("prepare_seconds", started)
+        self._tick("prepare_seconds", started)
+        for attempt in range(_ATTEMPTS):
+            try:
+                with transaction.atomic():  # a savepoint: a receipt taken meanwhile undoes the attempt, which starts again
+                    existing, refused, posted = self._post_decided()
+            except _Taken:
+                if attempt == _ATTEMPTS - 1:
+                    raise FinanceError(_("Other postings of the same receipts ran at the same time; try again."),
+                                       code="busy") from None
+                continue
+            break
+        self.result.existing += existing
+        self.result.posted += posted
+        self.result.refused.update(refused)
+        for row in oversized:
+            self._post_one(row)
+
+    def _post_decided(self) -> tuple[int, dict, int]:
+        """Decide, then write the summary transactions, their entries and the receipts: (receipts found posted
+        before, refusals, receipts posted)."""
+        started = time.monotonic()
         self._decide()
         started = self._tick("decide_seconds", started)
-        refused = self._refusals()
+        existing, refused = self._refusals()
         self._accounts()
         started = self._tick("prepare_seconds", started)
         self._groups()
         started = self._tick("groups_seconds", started)
-        posted = self._receipts()
-        started = self._tick("receipts_seconds", started)
         self._transactions()
         started = self._tick("transactions_seconds", started)
         self._entries()
-        self._tick("entries_seconds", started)
-        self.result.posted += posted
-        self.result.refused.update(refused)
+        started = self._tick("entries_seconds", started)
+        posted = self._receipts()
+        self._tick("receipts_seconds", started)
         self._exec(f"DROP TABLE {self.t['post']}")
         self._exec(f"DROP TABLE {self.t['group']}")
-        for row in oversized:
-            self._post_one(row)
+        return existing, refused, posted
 
     def _units(self) -> None:
         """Whose books each unit's money goes to, what ``receipt_post`` says of the unit, and the levels above
@@ -527,15 +544,15 @@ class _Run:
                        f"AS txn_id FROM ({grouped}) g")
         self._exec(f"CREATE INDEX {t['group']}_key ON {t['group']} (top, paid_on, source, cash)")
 
-    def _refusals(self) -> dict:
-        """{key: FinanceError} of the refused receipts (few), with the message ``receipt_post`` would give;
-        counts the ones posted before."""
+    def _refusals(self) -> tuple[int, dict]:
+        """(how many were posted before, {key: FinanceError} of the refused receipts (few), with the message
+        ``receipt_post`` would give)."""
         t = self.t
-        self.result.existing += self._rows(f"SELECT COUNT(*) FROM {t['post']} WHERE code = 'existing'")[0][0]
+        existing = self._rows(f"SELECT COUNT(*) FROM {t['post']} WHERE code = 'existing'")[0][0]
         rows = self._rows(f"SELECT key, code, external_id, unit_id, book_id, source, paid_on, month, ref_text, u1, u2, u3, "
                           f"p1, p2, p3, a1, a2, a3, c0, c1, c2, c3 FROM {t['post']} WHERE code IS NOT NULL AND code <> 'existing'")
         if not rows:
-            return {}
+            return existing, {}
         if not self.refuse_out_of_scope and any(row[1] == "out_of_scope" for row in rows):
             raise NotFoundInScope()
         names = {u.pk: u for u in Unit.objects.filter(pk__in={pk for row in rows for pk in (row[3], row[4], *row[9:12]) if pk})}
@@ -567,7 +584,7 @@ class _Run:
             else:
                 error = ledger.refusal(code)
             refused[key] = error
-        return refused
+        return existing, refused
 
     def _accounts(self) -> None:
         """Create the accounts used for the first time (an account exists once it has an entry)."""
@@ -595,9 +612,10 @@ class _Run:
             ledger._accounts(pairs[start:start + _CHUNK])
 
     def _receipts(self) -> int:
-        """Insert the receipts, each with its split and its group's transaction. A receipt whose external id
-        another posting took meanwhile (committed between our decision and this insert) is compared like
-        ``receipt_post`` does (found posted, or refused) and taken out of its group's sums."""
+        """Insert the receipts, each with its split and its summary transaction. A receipt whose external id
+        another posting took after our decision (it waited for that posting to commit) raises ``_Taken``: the
+        attempt is undone and decided again, finding that receipt posted (or refusing other figures), as
+        ``receipt_post`` would."""
         t = self.t
         cash = "CASE WHEN substr(p.external_id, 1, 5) = 'cash:' THEN 1 ELSE 0 END"
         inserted = self._exec(f"""
@@ -609,26 +627,8 @@ class _Run:
                  AND g.cash = {cash}
             WHERE p.code IS NULL ORDER BY p.key
             ON CONFLICT (external_id) DO NOTHING""")
-        expected = self._rows(f"SELECT COUNT(*) FROM {t['post']} WHERE code IS NULL")[0][0]
-        if inserted == expected:
-            return inserted
-        taken = self._rows(f"SELECT p.key, p.external_id, p.amount, p.source, r.amount, r.source FROM {t['post']} p "
-                           f"JOIN finance_receipt r ON r.external_id = p.external_id "
-                           f"WHERE p.code IS NULL AND r.transaction_id NOT IN (SELECT txn_id FROM {t['group']})")
-        for key, external_id, amount, source, other_amount, other_source in taken:
-            if (amount, source) == (other_amount, other_source):
-                self.result.existing += 1
-            else:
-                self.result.refused[key] = ledger.refusal("external_id_conflict", id=external_id)
-        for start in range(0, len(taken), _CHUNK):
-            keys = [row[0] for row in taken[start:start + _CHUNK]]
-            self._exec(f"UPDATE {t['post']} SET code = 'taken' WHERE code IS NULL AND key IN ({', '.join(['%s'] * len(keys))})", keys)
-        group_of = (f"p.top = {t['group']}.top AND p.paid_on = {t['group']}.paid_on AND p.source = {t['group']}.source "
-                    f"AND {cash} = {t['group']}.cash")
-        self._exec(f"UPDATE {t['group']} SET n = (SELECT COUNT(*) FROM {t['post']} p WHERE p.code IS NULL AND {group_of}), "
-                   f"amount = (SELECT COALESCE(SUM(p.amount), 0) FROM {t['post']} p WHERE p.code IS NULL AND {group_of}), "
-                   f"passed = (SELECT COALESCE(SUM(p.amount - p.p0), 0) FROM {t['post']} p WHERE p.code IS NULL AND {group_of})")
-        self._exec(f"DELETE FROM {t['group']} WHERE n = 0")
+        if inserted != self._rows(f"SELECT COUNT(*) FROM {t['post']} WHERE code IS NULL")[0][0]:
+            raise _Taken()
         return inserted
 
     def _transactions(self) -> None:
@@ -698,6 +698,14 @@ class _Run:
                 self.result.posted += 1
             else:
                 self.result.existing += 1
+
+
+class _Taken(Exception):
+    """A receipt to post was posted by another posting meanwhile."""
+
+
+#: attempts of a bulk posting that meets receipts posted meanwhile by others
+_ATTEMPTS = 3
 
 
 def _unit_values(key_field: str, keys, *fields) -> list[tuple]:

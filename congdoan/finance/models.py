@@ -344,9 +344,11 @@ class Entry(PermanentModel):
     one range scan of the index (account, date, debit, credit), covering on both databases.
     """
 
-    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
-    unit = models.ForeignKey("organizations.Unit", on_delete=models.PROTECT, related_name="+", db_index=False)
+    # the database checks these three once per INSERT statement over all its rows, not one row at a time
+    # (finance migration 0015): the transaction exists, the account exists and belongs to the entry's unit
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries", db_constraint=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
+    unit = models.ForeignKey("organizations.Unit", on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     date = models.DateField(_("date"))
     debit = models.BigIntegerField(_("debit"), default=0)
     credit = models.BigIntegerField(_("credit"), default=0)
@@ -389,7 +391,8 @@ class Receipt(PermanentModel):
     """
 
     external_id = models.CharField(max_length=100, unique=True)
-    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="receipts")
+    # checked once per INSERT statement, like the entries' (finance migration 0015)
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="receipts", db_constraint=False)
     part_0 = models.BigIntegerField(_("union's share (đồng)"), null=True, blank=True)
     unit_1 = models.ForeignKey("organizations.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                db_index=False, db_constraint=False)
@@ -401,7 +404,7 @@ class Receipt(PermanentModel):
                                db_index=False, db_constraint=False)
     part_3 = models.BigIntegerField(default=0)
     unit = models.ForeignKey("organizations.Unit", verbose_name=_("grassroots union"), on_delete=models.PROTECT, related_name="+",
-                             db_index=False)
+                             db_index=False, db_constraint=False)
     payer_kind = models.CharField(_("payer"), max_length=10, choices=PayerKind.choices)
     member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
     source = models.CharField(_("source"), max_length=10, choices=Source.choices)

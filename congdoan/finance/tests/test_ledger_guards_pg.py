@@ -173,3 +173,44 @@ def test_a_real_commit_refuses_an_unbalanced_transaction_and_accepts_one_written
         insert_lines(txn, (g, "518", 0, 100))
     assert Entry.objects.filter(transaction_id=txn).count() == 2
     assert to_recheck() == []  # the table is empty outside a database transaction
+
+
+# -- the references, checked once per INSERT statement (migration 0015) ------------------------------------------
+def refused_reference(exc_info) -> str:
+    cause = exc_info.value.__cause__
+    assert cause.sqlstate == "23503", cause
+    return str(cause)
+
+
+def test_an_entry_naming_a_missing_transaction_or_another_units_account_is_refused_at_once(p):
+    txn = new_transaction(p.grassroots_a)
+    with pytest.raises(IntegrityError) as missing, transaction.atomic():
+        insert_lines(txn + 1000, (p.grassroots_a, "112", 100, 0), (p.grassroots_a, "518", 0, 100))
+    assert f"transaction {txn + 1000}" in refused_reference(missing)
+    other = account(p.grassroots_b, "518")
+    with pytest.raises(IntegrityError) as mismatch, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("INSERT INTO finance_entry (transaction_id, account_id, unit_id, date, debit, credit) VALUES "
+                       "(%s, %s, %s, %s, 100, 0), (%s, %s, %s, %s, 0, 100)",
+                       [txn, account(p.grassroots_a, "112"), p.grassroots_a.pk, DAY, txn, other, p.grassroots_a.pk, DAY])
+    assert f"account {other} of unit {p.grassroots_a.pk}" in refused_reference(mismatch)
+    insert_lines(txn, (p.grassroots_a, "112", 100, 0), (p.grassroots_a, "518", 0, 100))  # right: accepted
+    commit_checks()
+
+
+def test_a_receipt_naming_a_missing_transaction_is_refused(p):
+    with pytest.raises(IntegrityError) as exc, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("INSERT INTO finance_receipt (external_id, transaction_id, unit_id, payer_kind, source, amount, paid_on, "
+                       "period, part_1, part_2, part_3) VALUES ('bank:x:1', 987654321, %s, 'employer', 'union_fee', 5, %s, %s, 0, 0, 0)",
+                       [p.grassroots_a.pk, DAY, DAY.replace(day=1)])
+    assert "bank:x:1" in refused_reference(exc)
+
+
+def test_accounts_and_units_in_the_books_are_not_deleted(p):
+    services.ledger_post(actor=p.accountant_a, unit=p.grassroots_a, date=DAY, lines=[("112", 500, 0), ("518", 0, 500)])
+    with pytest.raises(IntegrityError) as account_gone, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM finance_account WHERE unit_id = %s", [p.grassroots_a.pk])
+    refused_reference(account_gone)
+    with pytest.raises(IntegrityError) as unit_gone, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the unit's other references would refuse only at commit
+        cursor.execute("DELETE FROM organizations_unit WHERE id = %s", [p.grassroots_a.pk])
+    assert "in the books" in refused_reference(unit_gone)
