@@ -14,6 +14,7 @@ is shared: wall times move with the other load). PAYMENTS_BENCH_SETTINGS picks t
 settings module (default congdoan.settings).
 """
 
+import contextlib
 import datetime
 import os
 import random
@@ -159,7 +160,9 @@ def worker(path: str):
         profile.enable()
         job, total = run_once("pay_import")
         profile.disable()
-        pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(35)
+        target = os.environ["BENCH_PROFILE"]  # "1": to stderr; else a file to write the profile to
+        with (open(target, "w") if target != "1" else contextlib.nullcontext(sys.stderr)) as stream:
+            pstats.Stats(profile, stream=stream).sort_stats("cumulative").print_stats(45)
     else:
         job, total = run_once("pay_import")
     print(f"pay_ledger_wired: {'yes' if ledger.available() else 'no (receipt_post not found: posting deferred)'}")

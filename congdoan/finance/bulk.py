@@ -543,6 +543,8 @@ class _Run:
             self._exec(f"CREATE TEMPORARY TABLE {t['group']} AS SELECT g.*, {int(base)} + ROW_NUMBER() OVER (ORDER BY {order}) "
                        f"AS txn_id FROM ({grouped}) g")
         self._exec(f"CREATE INDEX {t['group']}_key ON {t['group']} (top, paid_on, source, cash)")
+        if self.pg:  # temporary tables are never analysed by autovacuum: without statistics the planner guesses
+            self._exec(f"ANALYZE {t['post']}, {t['group']}")
 
     def _refusals(self) -> tuple[int, dict]:
         """(how many were posted before, {key: FinanceError} of the refused receipts (few), with the message
