@@ -136,6 +136,8 @@ def worker(path: str):
         print(f"{label}_read_match_write_seconds: {t.get('read_match_write_seconds', 0):.1f} s (one transaction; the file is "
               f"parsed in a second thread meanwhile)")
         print(f"{label}_match_seconds: {t.get('match_seconds', 0):.1f} s (normalize, find keys, look them up, decide)")
+        print(f"{label}_match_parts: known lines {t.get('match_known_seconds', 0):.1f} s, keys {t.get('match_keys_seconds', 0):.1f} s, "
+              f"look-ups {t.get('match_lookup_seconds', 0):.1f} s, decisions {t.get('match_decide_seconds', 0):.1f} s")
         print(f"{label}_write_seconds: {t.get('write_seconds', 0):.1f} s (stage, check, insert lines and allocations)")
         print(f"{label}_post_seconds: {t.get('post_seconds', 0):.1f} s (posted {job.posted_count} receipts in bulk, inside the "
               f"import's transaction)")
@@ -162,7 +164,7 @@ def worker(path: str):
         profile.disable()
         target = os.environ["BENCH_PROFILE"]  # "1": to stderr; else a file to write the profile to
         with (open(target, "w") if target != "1" else contextlib.nullcontext(sys.stderr)) as stream:
-            pstats.Stats(profile, stream=stream).sort_stats("cumulative").print_stats(45)
+            pstats.Stats(profile, stream=stream).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(45)
     else:
         job, total = run_once("pay_import")
     print(f"pay_ledger_wired: {'yes' if ledger.available() else 'no (receipt_post not found: posting deferred)'}")

@@ -137,7 +137,9 @@ def _import(job: StatementImport, progress: Progress) -> dict:
     def decide(chunk) -> list[tuple]:
         """Rows to write for the chunk's new lines; lines imported before are counted, and checked
         to be the same as then."""
+        t = time.monotonic()
         known = existing(account.pk, [line.txn_id for line in chunk])
+        t = _spent(spent, "match_known", t)
         if known:
             fresh = []
             for line in chunk:
@@ -155,7 +157,9 @@ def _import(job: StatementImport, progress: Progress) -> dict:
             notes.append(note)
             keys_of.append(keys)
             wanted.update(keys)
+        t = _spent(spent, "match_keys", t)
         resolver.resolve(wanted)
+        t = _spent(spent, "match_lookup", t)
         decided = []
         pending_closed = set()
         for line, keys in zip(chunk, keys_of):
@@ -188,10 +192,11 @@ def _import(job: StatementImport, progress: Progress) -> dict:
                     rows.append(head + (MATCHED, "", "", "", None, payer.kind, payer.unit_id,
                                         payer.id if payer.kind == MEMBER else None, SOURCE_OF_PAYER[payer.kind],
                                         period_in_note(note, line.booked_on)))
+        _spent(spent, "match_decide", t)
         return rows
 
     totals = {"new": 0, "known": 0, "matched": 0, "queued": 0, "credit_total": 0}
-    spent = {"match": 0.0, "write": 0.0}
+    spent = {"match": 0.0, "write": 0.0, "match_known": 0.0, "match_keys": 0.0, "match_lookup": 0.0, "match_decide": 0.0}
 
     def conflict_errors(conflicts) -> None:
         for line_no, txn_id, old_amount, old_date in conflicts:
@@ -228,8 +233,8 @@ def _import(job: StatementImport, progress: Progress) -> dict:
                                 phase=Phase.WRITING if not errors.count else Phase.READING)
             if rows_read == 0 and not errors.count:
                 errors.add(None, "", "no_lines", _("The statement holds no credit line (money received)."))
-            timings.update(read_match_write_seconds=round(time.monotonic() - t0, 3), match_seconds=round(spent["match"], 3),
-                           write_seconds=round(spent["write"], 3))
+            timings.update(read_match_write_seconds=round(time.monotonic() - t0, 3),
+                           **{f"{name}_seconds": round(value, 3) for name, value in spent.items()})
             base = {"rows_total": rows_read, "rows_done": rows_read, "debit_count": statement.debit_count, "timings": timings}
             if errors.count:
                 raise _Rollback()
@@ -262,6 +267,12 @@ def _import(job: StatementImport, progress: Progress) -> dict:
             staging.drop()
         except Exception:  # noqa: BLE001 - the temporary table goes with the connection anyway
             log.warning("statement import %s: could not drop the staging table", job.pk, exc_info=True)
+
+
+def _spent(spent: dict, name: str, started: float) -> float:
+    now = time.monotonic()
+    spent[name] += now - started
+    return now
 
 
 class _Rollback(Exception):
