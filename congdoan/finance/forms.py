@@ -123,6 +123,13 @@ class ReverseForm(forms.Form):
     memo = forms.CharField(label=_("Why"), max_length=255, required=False)
 
 
+class ReceiptReverseForm(forms.Form):
+    receipt = forms.IntegerField(widget=forms.HiddenInput())
+    date = forms.DateField(label=_("Date of the reversal"), required=False, widget=DateInput(),
+                           help_text=_("Empty: today. It must fall in an open month."))
+    memo = forms.CharField(label=_("Why"), max_length=255, required=False)
+
+
 class CloseForm(forms.Form):
     month = forms.TypedChoiceField(label=_("Close up to and including"), coerce=str, choices=())
 

@@ -346,6 +346,13 @@ def transaction_in_scope(user, pk, unit: Unit) -> Transaction:
     return found
 
 
+def receipts_of_transaction(user, transaction: Transaction, unit: Unit):
+    """The receipts of a (summary) transaction received by unions of ``unit``'s subtree that the user keeps,
+    with their union and member, in the order posted."""
+    return (Receipt.objects.restrict(user, Action.FINANCE).in_subtree(unit.path).filter(transaction=transaction)
+            .select_related("unit", "member").order_by("id"))
+
+
 def periods_of(unit: Unit, limit: int = 36):
     return Period.objects.filter(unit=unit).select_related("closed_by").order_by("-month")[:limit]
 

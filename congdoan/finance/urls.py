@@ -12,6 +12,7 @@ urlpatterns = [
     path("collection-accounts/", views.collection_accounts, name="collection_accounts"),
     path("notice/<int:employer>/", views.notice, name="notice"),
     path("units/<int:unit>/journal/", views.journal, name="journal"),
+    path("units/<int:unit>/journal/<int:transaction>/receipts/", views.transaction_receipts, name="transaction_receipts"),
     path("units/<int:unit>/balances/", views.balances, name="balances"),
     path("units/<int:unit>/periods/", views.periods, name="periods"),
     path("members/", views.member_list, name="member_list"),

@@ -22,10 +22,10 @@ from congdoan.finance import importing, member_selectors, selectors, services
 from congdoan.finance.choices import SHARE_KINDS, SHARE_LEVELS, VALUE_UNIT, RuleKind, TransactionKind, ValueUnit
 from congdoan.finance.forms import (
     AsOfForm, CloseForm, CollectionAccountForm, DeclarationFilterForm, DeclarationForm, DeclarationImportForm, DuesExemptionEndForm,
-    DuesExemptionForm, MemberDuesFilterForm, MemberSalaryForm, MonthForm, ReliefForm, ReverseForm, RuleForm, SalaryImportForm,
-    SharesForm, YearForm,
+    DuesExemptionForm, MemberDuesFilterForm, MemberSalaryForm, MonthForm, ReceiptReverseForm, ReliefForm, ReverseForm, RuleForm,
+    SalaryImportForm, SharesForm, YearForm,
 )
-from congdoan.finance.models import CollectionAccount, DuesExemption, Rule, Transaction
+from congdoan.finance.models import CollectionAccount, DuesExemption, Receipt, Rule, Transaction
 from congdoan.finance.money import add_months, month_start
 from congdoan.finance.references import payment_reference_for
 from congdoan.finance.rules import RuleBook
@@ -223,7 +223,34 @@ def journal(request, unit):
                        .values_list("reverses_id", flat=True)) if ids else set()
     return render_page(request, "finance/journal.html", {
         "unit": unit, "page": page, "reversed": reversed_ids, "query": query_without_page(request),
-        "reversal": TransactionKind.REVERSAL, "today": timezone.localdate(),
+        "reversal": TransactionKind.REVERSAL, "summary": TransactionKind.RECEIPTS, "today": timezone.localdate(),
+    }, partial="results")
+
+
+@login_required
+def transaction_receipts(request, unit, transaction):
+    """The receipts of a statement's summary transaction (those of the unit's unions); each can be reversed on its own."""
+    unit = selectors.unit_in_scope(request.user, unit)
+    txn = selectors.transaction_in_scope(request.user, transaction, unit)
+    receipts = selectors.receipts_of_transaction(request.user, txn, unit)
+    if request.method == "POST":
+        form = ReceiptReverseForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            receipt = receipts.filter(pk=data["receipt"]).first()
+            if receipt is None:
+                raise Http404
+            try:
+                reversal = services.receipt_reverse(actor=request.user, receipt=receipt, date=data["date"], memo=data["memo"])
+            except DomainError as exc:
+                messages.error(request, str(exc.message))
+            else:
+                messages.success(request, _("Receipt %(id)s is reversed by #%(rev)s.") % {"id": receipt.external_id, "rev": reversal.pk})
+            return redirect("finance:transaction_receipts", unit=unit.pk, transaction=txn.pk)
+    page = paginate(request, receipts)
+    reversed_ids = set(Receipt.objects.filter(reversal_of__in=[r.pk for r in page]).values_list("reversal_of_id", flat=True))
+    return render_page(request, "finance/transaction_receipts.html", {
+        "unit": unit, "txn": txn, "page": page, "reversed": reversed_ids, "query": query_without_page(request),
     }, partial="results")
 
 

@@ -12,7 +12,9 @@ from django.urls import reverse
 
 from congdoan.finance import services, vietqr
 from congdoan.finance.importing import DeclarationImportError, read_declarations
-from congdoan.finance.models import CollectionAccount, Entry, FeeRelief, Period, Rule, SalaryFundDeclaration, Transaction
+from congdoan.finance.models import (
+    CollectionAccount, Entry, FeeRelief, Period, Receipt, Rule, SalaryFundDeclaration, Transaction,
+)
 from congdoan.finance.references import payment_reference_for
 from congdoan.organizations.services import unit_create
 
@@ -227,6 +229,42 @@ def test_journal_reverse_and_balances(p, client):
     other = reverse("finance:journal", kwargs={"unit": p.grassroots_b.pk})
     response = client.post(other, {"transaction": txn.pk}, follow=True)
     assert Transaction.objects.filter(reverses=txn).count() == 1
+
+
+def test_receipts_of_a_summary_transaction_are_listed_and_reversed_one_by_one(p, client):
+    from congdoan.finance.bulk import ReceiptIn, receipts_post_bulk
+
+    def receipt(key, unit, amount):
+        return ReceiptIn(key=key, unit_id=unit.pk, source="union_fee", amount=amount, paid_on=D(2025, 6, 2), external_id=f"bank:{key}:1")
+
+    receipts_post_bulk(actor=None, receipts=[receipt(1, p.grassroots_a, 1_500_000), receipt(2, p.grassroots_a, 800_000),
+                                             receipt(3, p.grassroots_a2, 300_000)])
+    summary = Transaction.objects.get()
+    client.force_login(p.accountant_a)
+    html = client.get(reverse("finance:journal", kwargs={"unit": p.grassroots_a.pk})).content.decode()
+    url = reverse("finance:transaction_receipts", kwargs={"unit": p.grassroots_a.pk, "transaction": summary.pk})
+    assert url in html and 'name="transaction"' not in html  # the province's summary: no reversal of it from a union's journal
+    html = client.get(url).content.decode()
+    assert "bank:1:1" in html and "bank:2:1" in html and "bank:3:1" not in html  # the other union's receipt is not shown
+    first, other = Receipt.objects.get(external_id="bank:1:1"), Receipt.objects.get(external_id="bank:3:1")
+    assert client.post(url, {"receipt": other.pk}).status_code == 404
+    response = client.post(url, {"receipt": first.pk, "date": "2025-06-05", "memo": "Nhầm đơn vị"})
+    assert response.status_code == 302
+    negative = Receipt.objects.get(reversal_of=first)
+    assert negative.amount == -1_500_000 and negative.transaction.memo == "Nhầm đơn vị"
+    assert "đã đảo" in client.get(url).content.decode()  # "reversed"
+    client.post(url, {"receipt": first.pk})  # twice: refused with a message, nothing posted
+    assert Receipt.objects.filter(reversal_of=first).count() == 1
+    client.force_login(p.province_b_chair)
+    assert client.get(url).status_code == 404
+    # the same queries for 1 receipt and for 30
+    client.force_login(p.province_a_chair)
+    url_a = reverse("finance:transaction_receipts", kwargs={"unit": p.province_a.pk, "transaction": summary.pk})
+    few = _count(client, url_a)
+    receipts_post_bulk(actor=None, receipts=[receipt(10 + i, p.grassroots_a2, 1000 + i) for i in range(30)])
+    many_txn = Receipt.objects.get(external_id="bank:10:1").transaction
+    many = _count(client, reverse("finance:transaction_receipts", kwargs={"unit": p.province_a.pk, "transaction": many_txn.pk}))
+    assert many == few
 
 
 def test_period_close_page(p, client):
