@@ -152,8 +152,10 @@ class BankTransaction(models.Model):
 
     # the unique (bank_account, bank_txn_id) index serves lookups by account; the import that brought a line
     # in is written by the same transaction that creates the line and is never deleted, so that foreign key
-    # is not checked row by row by the database (a million deferred checks at commit, see docs/payments.md)
-    bank_account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, related_name="transactions", db_index=False)
+    # is not checked row by row by the database (a million deferred checks at commit, see docs/payments.md);
+    # the bank account is checked once per INSERT or UPDATE statement over its rows (payments migration 0003)
+    bank_account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, related_name="transactions", db_index=False,
+                                     db_constraint=False)
     statement_import = models.ForeignKey(StatementImport, on_delete=models.PROTECT, related_name="transactions",
                                          db_index=False, db_constraint=False)
     bank_txn_id = models.CharField(_("bank transaction ID"), max_length=64)
@@ -261,8 +263,11 @@ class Allocation(models.Model):
                                      db_index=False)
     part = models.PositiveSmallIntegerField(default=1)
     payer_kind = models.CharField(_("payer"), max_length=10, choices=PayerKind.choices)
-    unit = models.ForeignKey("organizations.Unit", verbose_name=_("unit"), on_delete=models.PROTECT, related_name="+", db_index=False)
-    member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+    # checked once per INSERT or UPDATE statement over its rows (payments migration 0003), not row by row
+    unit = models.ForeignKey("organizations.Unit", verbose_name=_("unit"), on_delete=models.PROTECT, related_name="+", db_index=False,
+                             db_constraint=False)
+    member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False,
+                               db_constraint=False)
     source = models.CharField(_("source"), max_length=10, choices=Source.choices)
     period = models.DateField(_("month"))  # first day of the month paid for
     paid_on = models.DateField(_("date posted"))

@@ -1,0 +1,71 @@
+"""PostgreSQL checks the references of statement lines and allocations once per statement (payments migration
+0003) instead of one foreign-key check per row at commit: a wrong reference is refused at once (SQLSTATE 23503),
+and what is referred to is not deleted."""
+
+import datetime
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from congdoan.payments.models import Allocation, BankTransaction, StatementImport
+
+pytestmark = pytest.mark.skipif("connection.vendor != 'postgresql'")
+
+D = datetime.date
+
+
+def refused(exc_info) -> str:
+    cause = exc_info.value.__cause__
+    assert cause.sqlstate == "23503", cause
+    return str(cause)
+
+
+def job(account) -> StatementImport:
+    return StatementImport.objects.create(bank_account=account, format="table", original_name="s.csv", file_sha256="0" * 64)
+
+
+def line(account, txn_id="FT1") -> BankTransaction:
+    return BankTransaction.objects.create(bank_account=account, statement_import=job(account), bank_txn_id=txn_id,
+                                          booked_on=D(2025, 6, 2), amount=1000, status="matched")
+
+
+def execute(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def test_a_line_of_a_missing_bank_account_is_refused(personas, account_a):
+    with pytest.raises(IntegrityError) as exc, transaction.atomic():
+        execute("INSERT INTO payments_banktransaction (bank_account_id, statement_import_id, bank_txn_id, booked_on, amount, "
+                "description, payer_name, line_no, status, reason, reason_detail, suggested_kind, matched_by) VALUES "
+                "(%s, %s, 'FT9', '2025-06-02', 5, '', '', 1, 'unmatched', '', '', '', '')", [account_a.pk + 999, job(account_a).pk])
+    assert "FT9" in refused(exc)
+    assert line(account_a).pk  # a right one is accepted
+
+
+def test_an_allocation_naming_a_missing_unit_or_member_is_refused_on_insert_and_on_update(personas, account_a):
+    p = personas
+    bank_line = line(account_a)
+    allocation = Allocation.objects.create(transaction=bank_line, payer_kind="member", unit=p.grassroots_a, member=p.member_a,
+                                           source="dues", period=D(2025, 6, 1), paid_on=D(2025, 6, 2), amount=1000, matched_by="auto")
+    for column, value in (("unit_id", 987654321), ("member_id", 987654321), ("transaction_id", 987654321)):
+        with pytest.raises(IntegrityError) as exc, transaction.atomic():
+            execute(f"UPDATE payments_allocation SET {column} = %s WHERE id = %s", [value, allocation.pk])
+        refused(exc)
+    with pytest.raises(IntegrityError) as exc, transaction.atomic():
+        execute("INSERT INTO payments_allocation (transaction_id, part, payer_kind, unit_id, member_id, source, period, paid_on, "
+                "amount, matched_by, created_at) VALUES (%s, 2, 'member', %s, 987654321, 'dues', '2025-06-01', '2025-06-02', 5, "
+                "'auto', now())", [bank_line.pk, p.grassroots_a.pk])
+    assert "987654321" in refused(exc)
+
+
+def test_what_lines_and_allocations_refer_to_is_not_deleted(personas, account_a):
+    p = personas
+    bank_line = line(account_a)
+    Allocation.objects.create(transaction=bank_line, payer_kind="member", unit=p.grassroots_a, member=p.member_a, source="dues",
+                              period=D(2025, 6, 1), paid_on=D(2025, 6, 2), amount=1000, matched_by="auto")
+    for table, pk in (("payments_bankaccount", account_a.pk), ("members_member", p.member_a.pk)):
+        with pytest.raises(IntegrityError) as exc, transaction.atomic():
+            execute("SET CONSTRAINTS ALL IMMEDIATE", [])  # the row's other references would refuse only at commit
+            execute(f"DELETE FROM {table} WHERE id = %s", [pk])
+        assert "cannot be deleted" in refused(exc)
