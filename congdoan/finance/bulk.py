@@ -1,8 +1,8 @@
-"""Posting many receipts at once: the ledger rows ``receipt_post`` writes for each, in a few set-based statements.
+"""Posting many receipts at once: a bank statement's receipts, in a few set-based statements.
 
 Payments posts every matched line of a bank statement, up to a million at a time; ``receipt_post`` costs
-about 9 ms a receipt. ``receipts_post_bulk`` takes the receipts as Python rows (``ReceiptIn``) or as a SQL
-query, stages them in a temporary table and:
+about 9 ms a receipt and writes 9 entries for each. ``receipts_post_bulk`` takes the receipts as Python rows
+(``ReceiptIn``) or as a SQL query, stages them in a temporary table and:
 
 1. settles per unit what ``receipt_post`` checks per receipt (whose books, active or not, in the actor's
    scope, which levels sit above the union), and per date what the rules say (the shares in force, the
@@ -11,14 +11,17 @@ query, stages them in a temporary table and:
 2. decides every receipt in one ``CREATE TABLE … AS SELECT`` (already posted, or refused and why, in the
    order ``receipt_post`` checks) and splits it between the levels by the largest remainder, in integer
    SQL arithmetic;
-3. writes the accounts used for the first time, then the transactions, the entries and the receipts, each
-   with one ``INSERT … SELECT``.
+3. writes the accounts used for the first time, then **one summary transaction per province, day, source
+   and money account** (bank or cash) with the sums of its receipts' lines per book and account, then
+   the receipts, each with its own split (docs/finance.md, "A bank statement's receipts").
 
-The result is the one of ``receipt_post`` called for each row in the order of ``key``: the same
-transactions (books, date, memo, amount), entries and receipts, the same refusals with the same codes and
-messages, nothing posted twice (idempotent by external id). The database guards (balance per unit at
-commit, foreign keys, rows never changed) apply to these rows as to any. The same SQL runs on PostgreSQL
-and SQLite; only the loading (COPY / executemany), month arithmetic and transaction ids differ.
+The result is the one of ``receipt_post`` called for each row in the order of ``key`` as far as the books
+say: the same receipts with the same splits, the same balance of every account on every day, the same
+refusals with the same codes and messages, nothing posted twice (idempotent by external id); only the
+transactions that carry the lines differ (property-tested in ``tests/test_bulk.py``). The database guards
+(balance per unit, references checked per statement, rows never changed) apply to these rows as to any.
+The same SQL runs on PostgreSQL and SQLite; only the loading (COPY / executemany), month arithmetic and
+transaction ids differ.
 """
 
 import datetime

@@ -396,13 +396,13 @@ class Receipt(PermanentModel):
     part_0 = models.BigIntegerField(_("union's share (đồng)"), null=True, blank=True)
     unit_1 = models.ForeignKey("organizations.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                db_index=False, db_constraint=False)
-    part_1 = models.BigIntegerField(default=0)
+    part_1 = models.BigIntegerField(default=0, db_default=0)
     unit_2 = models.ForeignKey("organizations.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                db_index=False, db_constraint=False)
-    part_2 = models.BigIntegerField(default=0)
+    part_2 = models.BigIntegerField(default=0, db_default=0)
     unit_3 = models.ForeignKey("organizations.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                db_index=False, db_constraint=False)
-    part_3 = models.BigIntegerField(default=0)
+    part_3 = models.BigIntegerField(default=0, db_default=0)
     unit = models.ForeignKey("organizations.Unit", verbose_name=_("grassroots union"), on_delete=models.PROTECT, related_name="+",
                              db_index=False, db_constraint=False)
     payer_kind = models.CharField(_("payer"), max_length=10, choices=PayerKind.choices)
