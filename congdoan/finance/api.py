@@ -1,4 +1,5 @@
-"""Finance in the JSON API: what employers owe, arrears by age, balances, payment notices, declarations.
+"""Finance in the JSON API: what employers owe, arrears by age, balances, payment notices, declarations,
+receipt reversals.
 
 The endpoints call the same selectors and services as the pages, so scoping (404 outside the
 caller's FINANCE subtrees), validation and the audit log are the pages' own. Money is whole đồng
@@ -105,6 +106,19 @@ class AsOfQuery(Schema):
     as_of: datetime.date | None = None
 
 
+class ReverseIn(Schema):
+    date: datetime.date | None = None  # empty: today; in an open month
+    memo: str = ""
+
+
+class ReversalOut(Schema):
+    id: int  # the reversing transaction
+    date: datetime.date
+    memo: str
+    receipt_id: int
+    amount: int  # of the receipt reversed
+
+
 def _this_month() -> datetime.date:
     from django.utils import timezone
 
@@ -170,6 +184,14 @@ def build_router() -> Router:
         declaration = services.declaration_save(actor=request.user, unit=unit, month=payload.month, si_salary_fund=payload.si_salary_fund,
                                                 workers=payload.workers, source=DeclarationSource.API)
         return Status(201, declaration)
+
+    @router.post("/receipts/{int:receipt_id}/reverse", response={201: ReversalOut, **WRITE_ERRORS},
+                 summary="Reverse one receipt (on its own, also when a statement's summary transaction carries it)")
+    def receipt_reverse(request, receipt_id: int, payload: ReverseIn):
+        receipt = selectors.receipt_in_scope(request.user, receipt_id)
+        reversal = services.receipt_reverse(actor=request.user, receipt=receipt, date=payload.date, memo=payload.memo)
+        return Status(201, {"id": reversal.pk, "date": reversal.date, "memo": reversal.memo, "receipt_id": receipt.pk,
+                            "amount": receipt.amount})
 
     return router
 

@@ -346,6 +346,20 @@ def transaction_in_scope(user, pk, unit: Unit) -> Transaction:
     return found
 
 
+def receipt_in_scope(user, pk) -> Receipt:
+    """A receipt of a union whose books the user keeps."""
+    found = Receipt.objects.restrict(user, Action.FINANCE).filter(pk=pk).first()
+    if found is None:
+        raise NotFoundInScope()
+    return found
+
+
+def reversed_receipts(user, receipt_ids) -> set[int]:
+    """Those of the receipts (ids) that a reversal cancels (a reversal is in its receipt's union)."""
+    return set(Receipt.objects.restrict(user, Action.FINANCE).filter(reversal_of__in=list(receipt_ids))
+               .values_list("reversal_of_id", flat=True))
+
+
 def receipts_of_transaction(user, transaction: Transaction, unit: Unit):
     """The receipts of a (summary) transaction received by unions of ``unit``'s subtree that the user keeps,
     with their union and member, in the order posted."""

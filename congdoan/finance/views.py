@@ -25,7 +25,7 @@ from congdoan.finance.forms import (
     DuesExemptionForm, MemberDuesFilterForm, MemberSalaryForm, MonthForm, ReceiptReverseForm, ReliefForm, ReverseForm, RuleForm,
     SalaryImportForm, SharesForm, YearForm,
 )
-from congdoan.finance.models import CollectionAccount, DuesExemption, Receipt, Rule, Transaction
+from congdoan.finance.models import CollectionAccount, DuesExemption, Rule, Transaction
 from congdoan.finance.money import add_months, month_start
 from congdoan.finance.references import payment_reference_for
 from congdoan.finance.rules import RuleBook
@@ -248,7 +248,7 @@ def transaction_receipts(request, unit, transaction):
                 messages.success(request, _("Receipt %(id)s is reversed by #%(rev)s.") % {"id": receipt.external_id, "rev": reversal.pk})
             return redirect("finance:transaction_receipts", unit=unit.pk, transaction=txn.pk)
     page = paginate(request, receipts)
-    reversed_ids = set(Receipt.objects.filter(reversal_of__in=[r.pk for r in page]).values_list("reversal_of_id", flat=True))
+    reversed_ids = selectors.reversed_receipts(request.user, [r.pk for r in page])
     return render_page(request, "finance/transaction_receipts.html", {
         "unit": unit, "txn": txn, "page": page, "reversed": reversed_ids, "query": query_without_page(request),
     }, partial="results")

@@ -70,3 +70,23 @@ def test_outside_scope_is_404_and_bad_input_422(p, api):
     response = api(p.accountant_a, "post", "/declarations", {"unit_id": p.grassroots_a.pk, "month": "05/2025", "si_salary_fund": 10})
     assert response.status_code == 422 and response.json()["field"] == "month"
     assert not SalaryFundDeclaration.objects.exists()
+
+
+def test_a_receipt_of_a_summary_is_reversed_through_the_api(p, api):
+    from congdoan.finance.bulk import ReceiptIn, receipts_post_bulk
+    from congdoan.finance.models import Receipt
+
+    receipts_post_bulk(actor=None, receipts=[ReceiptIn(key=i, unit_id=p.grassroots_a.pk, source="union_fee", amount=1_000_000 + i,
+                                                       paid_on=D(2025, 6, 2), external_id=f"bank:{i}:1") for i in (1, 2)])
+    first = Receipt.objects.get(external_id="bank:1:1")
+    url = f"/receipts/{first.pk}/reverse"
+    assert api(p.province_b_chair, "post", url, {}).status_code == 404
+    assert api(p.accountant_a, "post", "/receipts/987654/reverse", {}).status_code == 404
+    response = api(p.accountant_a, "post", url, {"date": "2025-06-05", "memo": "Nhầm"})
+    assert response.status_code == 201, response.content
+    assert response.json()["receipt_id"] == first.pk and response.json()["amount"] == 1_000_001
+    assert Receipt.objects.get(reversal_of=first).amount == -1_000_001
+    again = api(p.accountant_a, "post", url, {})
+    assert again.status_code == 422 and again.json()["code"] == "already_reversed"
+    bad = api(p.accountant_a, "post", f"/receipts/{Receipt.objects.get(external_id='bank:2:1').pk}/reverse", {"date": "2025-06-01"})
+    assert bad.status_code == 422 and bad.json()["code"] == "date_before_original"
