@@ -64,6 +64,7 @@ OBJECT_FOR = {
     ("finance_reports", "employer"): "grassroots_a",
     ("finance_reports", "job"): "reminder_job_a",
     ("finance", "receipt"): "receipt_a",
+    ("finance", "transaction"): "summary_a",
     ("finance", "exemption"): "exemption_a",
     ("budgets", "budget"): "budget_a",
     ("budgets", "expense"): "expense_a",
@@ -161,6 +162,12 @@ def world(personas):
     p.units["expense_a"].document.save("phieu-chi.pdf", ContentFile(b"%PDF-1.4"))
     p.units["exemption_a"] = DuesExemption.objects.create(member=p.member_a, first_month=datetime.date(2025, 1, 1), last_month=None,
                                                           reason="Nghỉ không lương")
+    from congdoan.finance.bulk import ReceiptIn, receipts_post_bulk
+    from congdoan.finance.models import Transaction
+
+    receipts_post_bulk(actor=None, receipts=[ReceiptIn(key=1, unit_id=p.grassroots_a.pk, source="union_fee", amount=1_500_000,
+                                                       paid_on=datetime.date(2025, 6, 2), external_id="bank:scope:1")])
+    p.units["summary_a"] = Transaction.objects.get(kind="receipts")  # a statement's receipts of province A
     return p
 
 
