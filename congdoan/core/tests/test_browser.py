@@ -350,3 +350,32 @@ def test_pages_fit_a_360px_phone(world, open_page):
     member = open_page(world.member_user, width=PHONE)
     check(member, "/members/me/card/")
     assert len(checked) == 9
+
+
+def test_a_statements_receipts_on_a_phone(world, open_page):
+    """The journal links a statement's summary transaction to its receipts; the page fits 360 px and reverses one."""
+    import importlib
+
+    from django.apps import apps
+
+    from congdoan.finance.bulk import ReceiptIn, receipts_post_bulk
+    from congdoan.finance.models import Receipt, Rule, Transaction
+
+    if not Rule.objects.exists():  # an earlier live-server test flushed the tables: the rules the migration seeds come back
+        importlib.import_module("congdoan.finance.migrations.0002_seed_rules").seed(apps, None)
+    receipts_post_bulk(actor=None, receipts=[
+        ReceiptIn(key=i, unit_id=world.grassroots_a.pk, source="union_fee", amount=1_500_000 + i * 10_000,
+                  paid_on=datetime.date(2025, 6, 2), external_id=f"bank:{9000 + i}:1") for i in range(3)])
+    summary = Transaction.objects.get(kind="receipts")
+    page = open_page(world.accountant_a, width=PHONE)
+    page.goto(f"/finance/units/{world.grassroots_a.pk}/journal/")
+    page.click(f"a[href$='/journal/{summary.pk}/receipts/']")
+    expect(page.locator("h1")).to_contain_text(f"#{summary.pk}")
+    widths = page.evaluate(WIDER_THAN_WINDOW)
+    assert widths["page"] <= PHONE and widths["tables"] == 0, widths
+    if os.environ.get("SCREENSHOT_DIR"):
+        page.screenshot(path=os.path.join(os.environ["SCREENSHOT_DIR"], "statement-receipts-360.png"), full_page=True)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator("button", has_text=vi("Reverse")).first.click()
+    expect(page.locator("main")).to_contain_text(vi("reversed"))
+    assert Receipt.objects.filter(amount__lt=0).count() == 1
