@@ -398,13 +398,10 @@ def transaction_reverse(*, actor, transaction: Transaction, date: datetime.date 
     original = Transaction.objects.select_related("unit").get(pk=transaction.pk)
     _require(actor, original.unit.path)
     if original.kind == TransactionKind.REVERSAL:
-        raise FinanceError(_("A reversal cannot be reversed: post the original entry again."), code="reversal_of_reversal")
+        raise _reversal_of_reversal()
     if Transaction.objects.filter(reverses=original).exists():
         raise FinanceError(_("This transaction is already reversed."), code="already_reversed")
-    date = date or timezone.localdate()
-    if isinstance(date, datetime.date) and date < original.date:
-        raise FinanceError(_("A reversal cannot be dated before the transaction it reverses."), code="date_before_original",
-                           field="date")
+    date = _reversal_date(date, original.date)
     receipts = list(Receipt.objects.filter(transaction=original).order_by("pk"))
     if Receipt.objects.filter(reversal_of__in=[r.pk for r in receipts]).exists():  # a summary's receipt reversed on its own
         raise FinanceError(_("Some receipts of this transaction were reversed one by one: reverse the others one by one too."),
@@ -418,6 +415,19 @@ def transaction_reverse(*, actor, transaction: Transaction, date: datetime.date 
     audit_record(actor=actor, action="finance.transaction_reversed", obj=original, unit_path=original.unit.path,
                  changes={"reversal": reversal.pk, "date": date.isoformat(), "amount": original.amount, "receipts": len(receipts)})
     return reversal
+
+
+def _reversal_of_reversal() -> FinanceError:
+    return FinanceError(_("A reversal cannot be reversed: post the original entry again."), code="reversal_of_reversal")
+
+
+def _reversal_date(date, earliest: datetime.date):
+    """The date of a reversal: ``date``, or today; never before what it reverses."""
+    date = date or timezone.localdate()
+    if isinstance(date, datetime.date) and date < earliest:
+        raise FinanceError(_("A reversal cannot be dated before the transaction it reverses."), code="date_before_original",
+                           field="date")
+    return date
 
 
 def _negative(receipt: Receipt, reversal: Transaction, date: datetime.date) -> Receipt:
@@ -438,7 +448,7 @@ def receipt_reverse(*, actor, receipt: Receipt, date: datetime.date | None = Non
     receipt = Receipt.objects.select_related("transaction", "unit").get(pk=receipt.pk)
     _require(actor, receipt.unit.path)
     if receipt.reversal_of_id is not None or receipt.amount < 0:
-        raise FinanceError(_("A reversal cannot be reversed: post the original entry again."), code="reversal_of_reversal")
+        raise _reversal_of_reversal()
     if Receipt.objects.filter(reversal_of=receipt).exists():
         raise FinanceError(_("This receipt is already reversed."), code="already_reversed")
     original = receipt.transaction
@@ -446,10 +456,7 @@ def receipt_reverse(*, actor, receipt: Receipt, date: datetime.date | None = Non
         return transaction_reverse(actor=actor, transaction=original, date=date, memo=memo)
     if Transaction.objects.filter(reverses=original).exists():
         raise FinanceError(_("This receipt is already reversed."), code="already_reversed")
-    date = date or timezone.localdate()
-    if isinstance(date, datetime.date) and date < receipt.paid_on:
-        raise FinanceError(_("A reversal cannot be dated before the transaction it reverses."), code="date_before_original",
-                           field="date")
+    date = _reversal_date(date, receipt.paid_on)
     units = {u.pk: u for u in Unit.objects.filter(pk__in=[unit_id for unit_id, _part in receipt.parts()] + [receipt.unit_id])}
     revenue = REVENUE_ACCOUNT_OF[receipt.source]
     money = AccountCode.CASH if receipt.external_id.startswith("cash:") else AccountCode.BANK
