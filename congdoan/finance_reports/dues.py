@@ -41,13 +41,13 @@ GRASSROOTS = Level.GRASSROOTS.value
 
 
 def dues_owed_by_book(*, members, root_path: str, start: datetime.date, end: datetime.date,
-                      grassroots_paths: dict[str, int], employer_types: dict[int, str] | None = None) -> dict[int, int]:
+                      grassroots_paths: dict[str, int]) -> dict[int, int]:
     """{grassroots union id: dues owed by its active members for the months start..end}.
 
     ``members``: the (scoped) Member queryset of the subtree; ``grassroots_paths``: {path: id} of the
-    subtree's grassroots unions (the only ones counted). ``employer_types`` is accepted for older
-    callers and not needed: the statement reads each union's employer type with the union. Two
-    queries (the rules, then one statement) whatever the size of the subtree.
+    subtree's grassroots unions (the only ones counted). The statement reads each union's employer
+    type (exempt or not) with the union. Two queries (the rules, then one statement) whatever the size
+    of the subtree.
     """
     months = months_between(start, end)
     rules = RuleBook()

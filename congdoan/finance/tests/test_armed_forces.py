@@ -83,10 +83,8 @@ def test_members_owe_dues_for_may_only(p, armed):
 
 def _grouped(p, start, end):
     grassroots = {u.path: u.pk for u in Unit.objects.in_subtree(p.province_a.path).filter(level="grassroots")}
-    types = dict(Unit.objects.filter(pk__in=grassroots.values()).values_list("pk", "employer_type"))
     members = Member.objects.in_subtree(p.province_a.path)
-    return dues_owed_by_book(members=members, root_path=p.province_a.path, start=start, end=end, grassroots_paths=grassroots,
-                             employer_types=types)
+    return dues_owed_by_book(members=members, root_path=p.province_a.path, start=start, end=end, grassroots_paths=grassroots)
 
 
 def test_the_reports_grouped_dues_owe_may_only(p, armed):

@@ -52,9 +52,7 @@ def test_grouped_dues_equal_finance_member_by_member(personas, seed, start, end)
             Member.objects.filter(pk=member.pk).update(status="left")
     members = Member.objects.restrict(p.province_a_chair, Action.VIEW).in_subtree(p.province_a.path)
     grassroots = {u.path: u.pk for u in Unit.objects.in_subtree(p.province_a.path).filter(level="grassroots")}
-    types = dict(Unit.objects.filter(pk__in=grassroots.values()).values_list("pk", "employer_type"))
-    mine = dues_owed_by_book(members=members, root_path=p.province_a.path, start=start, end=end, grassroots_paths=grassroots,
-                             employer_types=types)
+    mine = dues_owed_by_book(members=members, root_path=p.province_a.path, start=start, end=end, grassroots_paths=grassroots)
     books = finance.book_units(members.values_list("unit_id", flat=True))
     unit_of = dict(members.values_list("pk", "unit_id"))
     theirs = defaultdict(int)
