@@ -173,6 +173,9 @@ FIELD_LABELS: dict[str, Promise] = {
 #: keys whose value is one value that happens to be a list, not a [before, after] pair
 LIST_VALUE_KEYS = frozenset({"months", "parts"})
 
+#: keys whose values are ids of units: shown as the unit's name, for the units the reader may see
+UNIT_ID_KEYS = frozenset({"unit_id", "to_unit_id", "from_unit_id", "parent_id", "merged_into_id", "scope_unit_id"})
+
 #: actions whose ``changes`` keys are codes of rows of another table, not field names:
 #: action -> (model, field holding the code); the key is shown as ``str()`` of that row
 KEY_LOOKUPS: dict[str, tuple[str, str]] = {
@@ -218,13 +221,15 @@ def field_label(object_type: str, key: str):
     return FIELD_LABELS.get(key, key)
 
 
-def _display(value, key: str, field=None) -> str:
+def _display(value, key: str, field=None, units: dict | None = None) -> str:
     if value is None:
         return "∅"
+    if units and key in UNIT_ID_KEYS and isinstance(value, int) and value in units:
+        return units[value]
     if isinstance(value, bool):
         return gettext("Yes") if value else gettext("No")
     if isinstance(value, list):
-        return ", ".join(_display(v, key, field) for v in value) if value else "∅"
+        return ", ".join(_display(v, key, field, units) for v in value) if value else "∅"
     if isinstance(value, dict):
         return "; ".join(f"{k}: {_display(v, k)}" for k, v in value.items())
     if field is not None and field.choices and value != MASK and isinstance(value, (str, int)):
@@ -239,10 +244,11 @@ def _display(value, key: str, field=None) -> str:
     return str(value)
 
 
-def change_rows(entry, key_names: dict | None = None) -> list[dict]:
+def change_rows(entry, key_names: dict | None = None, units: dict | None = None) -> list[dict]:
     """The entry's changes as rows to show: ``label`` and either ``old``/``new`` (a [before, after]
     pair) or ``value``. Values of fields with choices show their label; masked values stay masked.
-    ``key_names`` names the keys of an action of ``KEY_LOOKUPS`` (see ``label_entries``)."""
+    ``key_names`` names the keys of an action of ``KEY_LOOKUPS``; ``units`` {id: name} names the ids of
+    ``UNIT_ID_KEYS`` (see ``label_entries``)."""
     rows = []
     changes = entry.changes if isinstance(entry.changes, dict) else {}
     by_lookup = entry.action in KEY_LOOKUPS
@@ -253,25 +259,39 @@ def change_rows(entry, key_names: dict | None = None) -> list[dict]:
             field, label = _model_field(entry.object_type, key), field_label(entry.object_type, key)
         row = {"key": key, "label": label}
         if isinstance(value, list) and len(value) == 2 and key not in LIST_VALUE_KEYS:
-            row.update(pair=True, old=_display(value[0], key, field), new=_display(value[1], key, field))
+            row.update(pair=True, old=_display(value[0], key, field, units), new=_display(value[1], key, field, units))
         else:
-            row.update(pair=False, value=_display(value, key, field))
+            row.update(pair=False, value=_display(value, key, field, units))
         rows.append(row)
     return rows
 
 
-def label_entries(entries) -> list:
+def label_entries(entries, user=None) -> list:
     """Set ``change_rows`` on each entry of a page. Names of looked-up keys (``KEY_LOOKUPS``) cost one
-    query per table present on the page, whatever the number of entries."""
+    query per table present on the page, whatever the number of entries; so do the names of the units
+    whose ids the changes hold (``UNIT_ID_KEYS``), given ``user``: only the units he may see are named,
+    the others stay an id (a unit outside his scope is not named through the log)."""
     entries = list(entries)
     wanted: dict[tuple[str, str], set] = defaultdict(set)
+    unit_ids: set[int] = set()
     for entry in entries:
         if entry.action in KEY_LOOKUPS and isinstance(entry.changes, dict):
             wanted[KEY_LOOKUPS[entry.action]] |= set(entry.changes)
+        elif isinstance(entry.changes, dict):
+            for key, value in entry.changes.items():
+                if key in UNIT_ID_KEYS:
+                    unit_ids.update(v for v in (value if isinstance(value, list) else [value]) if isinstance(v, int))
     names = {}
     for (model, code_field), codes in wanted.items():
         rows = apps.get_model(model)._default_manager.filter(**{f"{code_field}__in": sorted(codes)})
         names[(model, code_field)] = {getattr(row, code_field): str(row) for row in rows}
+    units = {}
+    if unit_ids and user is not None:
+        from congdoan.accounts.choices import Action
+        from congdoan.organizations.models import Unit
+
+        units = {pk: f"{name} ({code})" for pk, name, code in
+                 Unit.objects.restrict(user, Action.VIEW).filter(pk__in=sorted(unit_ids)).values_list("pk", "name", "code")}
     for entry in entries:
-        entry.change_rows = change_rows(entry, names.get(KEY_LOOKUPS.get(entry.action)))
+        entry.change_rows = change_rows(entry, names.get(KEY_LOOKUPS.get(entry.action)), units)
     return entries

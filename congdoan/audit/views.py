@@ -22,7 +22,7 @@ def entry_list(request):
     elif action:
         entries = entries.filter(action__startswith=action)
     page = paginate(request, entries)
-    page.object_list = label_entries(page.object_list)  # sets entry.change_rows
+    page.object_list = label_entries(page.object_list, request.user)  # sets entry.change_rows
     choices = action_choices()
     known = {value for _group, options in choices for value, _label in options}
     return render_page(request, "audit/entry_list.html", {

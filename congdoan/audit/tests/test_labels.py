@@ -307,15 +307,29 @@ def test_labelled_page_queries_do_not_grow(personas, empty_log, client):
 
     client.force_login(personas.province_a_chair)
     url = f"/audit/?object_type=members.member&object_id={member.pk}"
-    entries(1)
+    entries(2)  # a budget entry (category names) and a member entry (unit names): one query each per page
     client.get(url)
     with CaptureQueriesContext(connection) as one:
         response = client.get(url)
-    assert response.context["page"].paginator.count == 1
-    entries(49, offset=1)
+    assert response.context["page"].paginator.count == 2
+    entries(48, offset=2)
     with CaptureQueriesContext(connection) as many:
         response = client.get(url)
     assert response.context["page"].paginator.count == 50
     html = response.content.decode()
     assert "Tạm dừng sinh hoạt" in html and "<b>Phụ cấp cán bộ công đoàn</b>" in html
     assert len(many.captured_queries) == len(one.captured_queries)
+
+
+@pytest.mark.django_db
+def test_unit_ids_show_the_units_name_only_where_the_reader_may_see_it(personas, empty_log, client):
+    p = personas
+    _entry(p, "member.transferred", {"unit_id": [p.grassroots_a.pk, p.grassroots_b.pk]})
+    client.force_login(p.province_a_chair)
+    changes = " ".join(_cell_texts(client.get("/audit/").content.decode(), "Nội dung thay đổi"))
+    # his own union is named; the receiving union of province B stays a number
+    assert f"{p.grassroots_a.name} ({p.grassroots_a.code}) → {p.grassroots_b.pk}" in changes
+    assert p.grassroots_b.name not in changes
+    client.force_login(p.national_chair)
+    changes = " ".join(_cell_texts(client.get("/audit/").content.decode(), "Nội dung thay đổi"))
+    assert f"{p.grassroots_a.name} ({p.grassroots_a.code}) → {p.grassroots_b.name} ({p.grassroots_b.code})" in changes
