@@ -156,6 +156,33 @@ class JobOut(Schema):
     amount: int
 
 
+class ScheduleIn(Schema):
+    unit: int = Field(..., description="The subtree's root: a unit whose books the caller keeps")
+    day_of_month: int = Field(..., description="1 to 28: the day the month's reminders go out")
+    enabled: bool = True
+    language: str = Field("vi", description="vi or en: the language of the notices")
+
+
+class ScheduleOut(Schema):
+    unit_id: int
+    scheduled: bool  # False: no schedule saved for this unit yet (the other fields are empty)
+    day_of_month: int | None = None
+    enabled: bool = False
+    language: str = ""
+    last_run_month: datetime.date | None = None
+
+
+class ScheduleQuery(Schema):
+    unit: int | None = Field(None, description="The subtree's root; empty: the first of the caller's.")
+
+
+def _schedule(unit_id: int, schedule) -> dict:
+    if schedule is None:
+        return {"unit_id": unit_id, "scheduled": False}
+    return {"unit_id": unit_id, "scheduled": True, "day_of_month": schedule.day_of_month, "enabled": schedule.enabled,
+            "language": schedule.language, "last_run_month": schedule.last_run_month}
+
+
 class ReportQuery(Schema):
     unit: int | None = Field(None, description="The subtree's unit (404 outside the caller's scope); empty: the first of the caller's.")
     period: str = Field("", max_length=20, description="2025, 2025-Q2, 2025-05 or 05/2025; empty: this year")
@@ -247,6 +274,20 @@ def build_router() -> Router:
         job = services.reminder_job_create(actor=request.user, root=root, as_of=as_of, force=payload.force,
                                            language=translation.get_language())
         return Status(201, job)
+
+    @router.get("/reminders/schedule", response={200: ScheduleOut, **ERRORS},
+                summary="The monthly reminders of a subtree: the day they go out, on or off")
+    def reminder_schedule(request, q: Query[ScheduleQuery]):
+        root, _roots = selectors.choose_root(request.user, q.unit, Action.FINANCE)
+        return _schedule(root.pk, selectors.reminder_schedule_of(request.user, root))
+
+    @router.put("/reminders/schedule", response={200: ScheduleOut, **WRITE_ERRORS},
+                summary="Set or switch off the monthly reminders of a subtree")
+    def reminder_schedule_save(request, payload: ScheduleIn):
+        root = selectors.report_unit(request.user, payload.unit, Action.FINANCE)
+        schedule = services.reminder_schedule_save(actor=request.user, root=root, day_of_month=payload.day_of_month,
+                                                   enabled=payload.enabled, language=payload.language)
+        return _schedule(root.pk, schedule)
 
     @router.get("/reminders/jobs/{int:job_id}", response={200: JobOut, **ERRORS}, summary="Progress of a reminder job")
     def reminder_job(request, job_id: int):

@@ -34,7 +34,7 @@ from congdoan.finance.models import Account, Entry, Receipt
 from congdoan.finance.money import month_start
 from congdoan.finance_reports.choices import RevenueSource
 from congdoan.finance_reports.dues import dues_owed_by_book
-from congdoan.finance_reports.models import EmployerContact, Reminder, ReminderJob
+from congdoan.finance_reports.models import EmployerContact, Reminder, ReminderJob, ReminderSchedule
 from congdoan.finance_reports.periods import Period
 from congdoan.members.models import Member
 from congdoan.organizations.choices import LEVEL_ORDER, Level
@@ -489,6 +489,11 @@ def remittance_report(*, user, root: Unit, period: Period) -> dict:
 def reminders_of(*, user, root: Unit):
     return (Reminder.objects.restrict(user, Action.FINANCE).in_subtree(root.path)
             .select_related("employer", "sent_by").order_by("-created_at", "-id"))
+
+
+def reminder_schedule_of(user, root: Unit):
+    """The monthly reminder schedule of ``root``'s subtree, if one was saved (and the user keeps its books)."""
+    return ReminderSchedule.objects.restrict(user, Action.FINANCE).filter(unit=root).first()
 
 
 def reminder_jobs_of(user):

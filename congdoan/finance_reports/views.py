@@ -23,7 +23,6 @@ from congdoan.finance_reports import exports, selectors, services
 from congdoan.finance_reports.choices import ExportFormat
 from congdoan.finance_reports.errors import ReportError
 from congdoan.finance_reports.forms import EmployerContactForm, ReminderScheduleForm, ReminderStartForm
-from congdoan.finance_reports.models import ReminderSchedule
 from congdoan.finance_reports.pdf import reminder_pdf as draw_reminder_pdf
 from congdoan.finance_reports.periods import parse_month, parse_period
 
@@ -161,7 +160,7 @@ def reminders(request):
     data = request.POST if request.method == "POST" else None
     unit = _unit_param(data.get("unit") if data is not None else request.GET.get("unit"))
     root, roots = selectors.choose_root(request.user, unit, Action.FINANCE)
-    schedule = ReminderSchedule.objects.restrict(request.user, Action.FINANCE).filter(unit=root).first()
+    schedule = selectors.reminder_schedule_of(request.user, root)
     scheduling = data is not None and "schedule" in data
     form = ReminderStartForm(None if scheduling else data, initial={"unit": root.pk})
     schedule_form = ReminderScheduleForm(data if scheduling else None, initial={

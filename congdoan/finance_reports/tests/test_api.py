@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from congdoan.accounts.services import api_token_create
 from congdoan.core.testing import make_user
-from congdoan.finance_reports.models import Reminder, ReminderJob
+from congdoan.finance_reports.models import Reminder, ReminderJob, ReminderSchedule
 from congdoan.finance_reports.tests.conftest import FEE
 
 pytestmark = pytest.mark.django_db
@@ -168,3 +168,22 @@ def test_query_count_does_not_grow_with_branches(world, call):
     before = {url: queries(url) for url in urls}
     grow(world, 1, 49)
     assert {url: queries(url) for url in urls} == before
+
+
+def test_the_monthly_reminder_schedule_through_the_api(world, call):
+    a = world.province_a.pk
+    assert call("province_a_chair", "get", f"/reminders/schedule?unit={a}").json() == {
+        "unit_id": a, "scheduled": False, "day_of_month": None, "enabled": False, "language": "", "last_run_month": None}
+    response = call("province_a_chair", "put", "/reminders/schedule", {"unit": a, "day_of_month": 7, "language": "en"})
+    assert response.status_code == 200, response.content
+    assert response.json() == {"unit_id": a, "scheduled": True, "day_of_month": 7, "enabled": True, "language": "en",
+                               "last_run_month": None}
+    assert ReminderSchedule.objects.get(unit=world.province_a).created_by == world.province_a_chair
+    off = call("province_a_chair", "put", "/reminders/schedule", {"unit": a, "day_of_month": 7, "enabled": False}).json()
+    assert off["enabled"] is False and call("province_a_chair", "get", f"/reminders/schedule?unit={a}").json()["enabled"] is False
+    bad = call("province_a_chair", "put", "/reminders/schedule", {"unit": a, "day_of_month": 31})
+    assert bad.status_code == 422 and (bad.json()["code"], bad.json()["field"]) == ("day_invalid", "day_of_month")
+    for who in ("province_b_chair", "outsider", "member_user"):
+        assert call(who, "get", f"/reminders/schedule?unit={a}").status_code == 404, who
+        assert call(who, "put", "/reminders/schedule", {"unit": a, "day_of_month": 3}).status_code == 404, who
+    assert ReminderSchedule.objects.get(unit=world.province_a).day_of_month == 7
