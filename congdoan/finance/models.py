@@ -390,7 +390,8 @@ class Receipt(PermanentModel):
     the database); receipts posted before the split was stored have ``part_0`` NULL.
     """
 
-    external_id = models.CharField(max_length=100, unique=True)
+    # unique by the constraint below: no second index for LIKE searches, which nothing makes on it
+    external_id = models.CharField(max_length=100)
     # checked once per INSERT statement, like the entries' (finance migration 0015)
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="receipts", db_constraint=False)
     part_0 = models.BigIntegerField(_("union's share (đồng)"), null=True, blank=True)
@@ -411,7 +412,8 @@ class Receipt(PermanentModel):
     amount = models.BigIntegerField(_("amount (đồng)"))
     paid_on = models.DateField(_("date"))
     period = models.DateField(_("month paid for"))
-    reversal_of = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
+    # at most one reversal per receipt (the partial unique constraint below, which holds only reversals)
+    reversal_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
 
     objects = ReceiptQuerySet.as_manager()
 
@@ -425,6 +427,8 @@ class Receipt(PermanentModel):
         constraints = [
             models.CheckConstraint(condition=Q(part_0__isnull=True) | Q(amount=F("part_0") + F("part_1") + F("part_2") + F("part_3")),
                                    name="finance_receipt_parts_sum"),
+            models.UniqueConstraint(fields=["external_id"], name="finance_receipt_external_id_unique"),
+            models.UniqueConstraint(fields=["reversal_of"], condition=Q(reversal_of__isnull=False), name="finance_receipt_reversed_once"),
         ]
 
     def parts(self) -> list[tuple[int, int]]:

@@ -284,7 +284,9 @@ class Allocation(models.Model):
         verbose_name_plural = _("allocations")
         constraints = [
             models.UniqueConstraint(fields=["transaction", "part"], name="payments_alloc_line_part"),
-            models.UniqueConstraint(fields=["cash_receipt", "part"], name="payments_alloc_receipt_part"),
+            # partial: a bank line's allocation (most of them) has no cash receipt and no entry here
+            models.UniqueConstraint(fields=["cash_receipt", "part"], condition=models.Q(cash_receipt__isnull=False),
+                                    name="payments_alloc_receipt_part"),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payments_allocation_amount_positive"),
             models.CheckConstraint(condition=models.Q(transaction__isnull=False) | models.Q(cash_receipt__isnull=False),
                                    name="payments_allocation_has_payment"),
