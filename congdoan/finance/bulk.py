@@ -58,12 +58,6 @@ _STAGE = [("key", "bigint"), ("external_id", "varchar(200)"), ("unit_id", "bigin
           ("payer_reference", "varchar(200)")]
 _BIGGEST = 2**63 - 1
 _CHUNK = 5_000
-#: the lines of a receipt: (number, position of the unit among the levels, account). Position 0 is the
-#: union whose books receive the money: bank (cash), its revenue, payable to upper levels; every upper level:
-#: receivable from lower levels and its revenue. "money" and "revenue" depend on the receipt.
-_LINES = [(1, 0, "money"), (2, 0, "revenue"), (3, 0, AccountCode.PAYABLE_UPPER.value), (4, 1, AccountCode.RECEIVABLE_LOWER.value),
-          (5, 1, "revenue"), (6, 2, AccountCode.RECEIVABLE_LOWER.value), (7, 2, "revenue"),
-          (8, 3, AccountCode.RECEIVABLE_LOWER.value), (9, 3, "revenue")]
 
 
 @dataclass(frozen=True)
@@ -172,7 +166,7 @@ class _Run:
         self.pg = connection.vendor == "postgresql"
         prefix = f"fin_bulk_{uuid.uuid4().hex[:10]}"
         self.t = {name: f"{prefix}_{name}" for name in ("stage", "later", "unit", "book", "rate", "weight", "ref", "closed",
-                                                         "line", "post", "group")}
+                                                         "post", "group")}
         self.granted = None if actor is None else scoping.granted_paths(actor, Action.FINANCE)
         self.created_by = actor.pk if getattr(actor, "pk", None) else None
 
@@ -227,10 +221,8 @@ class _Run:
             "w0 bigint, w1 bigint, w2 bigint, w3 bigint, wsum bigint)",
             f"CREATE TEMPORARY TABLE {t['ref']} (kind varchar(10), payer_id bigint, reference varchar(20))",
             f"CREATE TEMPORARY TABLE {t['closed']} (unit_id bigint, month date)",
-            f"CREATE TEMPORARY TABLE {t['line']} (n integer, pos integer, acct varchar(10))",
         ]:
             self._exec(statement)
-        self._load(t["line"], ["n", "pos", "acct"], _LINES)
 
     def drop_tables(self) -> None:
         for table in self.t.values():
@@ -655,32 +647,40 @@ class _Run:
 
     def _entries(self) -> None:
         """The lines of every summary transaction in one INSERT: the receipts summed per union (with the levels
-        above it), the line template applied to these sums, and the lines of each book and account summed
-        (an upper level's shares of all its unions' receipts of the day are one line)."""
+        above it); each union's bank (cash), revenue and "payable to upper levels" lines from its sums, and each
+        upper level's "receivable from lower levels" and revenue lines summed over all its unions of the
+        transaction (one line each)."""
         t = self.t
         cash = "CASE WHEN substr(p.external_id, 1, 5) = 'cash:' THEN 1 ELSE 0 END"
-        unions = (f"SELECT g.txn_id, p.paid_on, p.source, {cash} AS cash, p.book_id, p.u1, p.u2, p.u3, SUM(p.amount) AS amount, "
-                  f"SUM(p.p0) AS p0, SUM(p.p1) AS p1, SUM(p.p2) AS p2, SUM(p.p3) AS p3 "
-                  f"FROM {t['post']} p JOIN {t['group']} g ON g.top = p.top AND g.paid_on = p.paid_on AND g.source = p.source "
-                  f"AND g.cash = {cash} WHERE p.code IS NULL GROUP BY g.txn_id, p.paid_on, p.source, {cash}, p.book_id, p.u1, p.u2, p.u3")
+        money = f"CASE WHEN u.cash = 1 THEN '{AccountCode.CASH.value}' ELSE '{AccountCode.BANK.value}' END"
+        revenue = (f"CASE WHEN u.source = 'union_fee' THEN '{_revenue_code(Source.UNION_FEE)}' "
+                   f"ELSE '{_revenue_code(Source.DUES)}' END")
+        upper = [f"""
+              SELECT u.txn_id, u.paid_on, u.u{i} AS unit_id, '{AccountCode.RECEIVABLE_LOWER.value}' AS code, SUM(u.p{i}) AS debit,
+                     0 AS credit FROM u WHERE u.p{i} > 0 GROUP BY u.txn_id, u.paid_on, u.u{i}
+              UNION ALL
+              SELECT u.txn_id, u.paid_on, u.u{i}, {revenue}, 0, SUM(u.p{i}) FROM u WHERE u.p{i} > 0
+              GROUP BY u.txn_id, u.paid_on, u.u{i}, u.source""" for i in (1, 2, 3)]
         self._exec(f"""
+            WITH u AS (
+              SELECT g.txn_id, p.paid_on, p.source, {cash} AS cash, p.book_id, p.u1, p.u2, p.u3, SUM(p.amount) AS amount,
+                     SUM(p.p0) AS p0, SUM(p.p1) AS p1, SUM(p.p2) AS p2, SUM(p.p3) AS p3
+              FROM {t['post']} p JOIN {t['group']} g ON g.top = p.top AND g.paid_on = p.paid_on AND g.source = p.source
+                   AND g.cash = {cash}
+              WHERE p.code IS NULL GROUP BY g.txn_id, p.paid_on, p.source, {cash}, p.book_id, p.u1, p.u2, p.u3
+            )
             INSERT INTO finance_entry (transaction_id, account_id, unit_id, date, debit, credit)
-            SELECT e.txn_id, a.id, e.unit_id, e.paid_on, SUM(e.debit), SUM(e.credit)
+            SELECT l.txn_id, a.id, l.unit_id, l.paid_on, l.debit, l.credit
             FROM (
-              SELECT g.txn_id, g.paid_on,
-                     CASE l.pos WHEN 0 THEN g.book_id WHEN 1 THEN g.u1 WHEN 2 THEN g.u2 ELSE g.u3 END AS unit_id,
-                     CASE l.acct WHEN 'money' THEN CASE WHEN g.cash = 1 THEN %s ELSE %s END
-                                 WHEN 'revenue' THEN CASE WHEN g.source = 'union_fee' THEN %s ELSE %s END
-                                 ELSE l.acct END AS code,
-                     CASE l.n WHEN 1 THEN g.amount WHEN 4 THEN g.p1 WHEN 6 THEN g.p2 WHEN 8 THEN g.p3 ELSE 0 END AS debit,
-                     CASE l.n WHEN 2 THEN g.p0 WHEN 3 THEN g.amount - g.p0 WHEN 5 THEN g.p1 WHEN 7 THEN g.p2
-                              WHEN 9 THEN g.p3 ELSE 0 END AS credit
-              FROM ({unions}) g CROSS JOIN {t['line']} l
-            ) e JOIN finance_account a ON a.unit_id = e.unit_id AND a.code = e.code
-            GROUP BY e.txn_id, a.id, e.unit_id, e.paid_on
-            HAVING SUM(e.debit) > 0 OR SUM(e.credit) > 0
-            ORDER BY e.txn_id, e.unit_id, a.id""",
-                   [AccountCode.CASH.value, AccountCode.BANK.value, _revenue_code(Source.UNION_FEE), _revenue_code(Source.DUES)])
+              SELECT u.txn_id, u.paid_on, u.book_id AS unit_id, {money} AS code, u.amount AS debit, 0 AS credit FROM u
+              UNION ALL
+              SELECT u.txn_id, u.paid_on, u.book_id, {revenue}, 0, u.p0 FROM u WHERE u.p0 > 0
+              UNION ALL
+              SELECT u.txn_id, u.paid_on, u.book_id, '{AccountCode.PAYABLE_UPPER.value}', 0, u.amount - u.p0 FROM u
+              WHERE u.amount > u.p0
+              UNION ALL {" UNION ALL ".join(upper)}
+            ) l JOIN finance_account a ON a.unit_id = l.unit_id AND a.code = l.code
+            ORDER BY l.txn_id, l.unit_id, a.id""")
 
     def _post_one(self, row: tuple) -> None:
         """A row too large for the set arithmetic, through ``receipt_post`` itself."""
