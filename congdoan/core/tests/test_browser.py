@@ -369,6 +369,8 @@ def test_a_statements_receipts_on_a_phone(world, open_page):
     summary = Transaction.objects.get(kind="receipts")
     page = open_page(world.accountant_a, width=PHONE)
     page.goto(f"/finance/units/{world.grassroots_a.pk}/journal/")
+    if os.environ.get("SCREENSHOT_DIR"):
+        page.screenshot(path=os.path.join(os.environ["SCREENSHOT_DIR"], "journal-360.png"), full_page=True)
     page.click(f"a[href$='/journal/{summary.pk}/receipts/']")
     expect(page.locator("h1")).to_contain_text(f"#{summary.pk}")
     widths = page.evaluate(WIDER_THAN_WINDOW)
