@@ -136,9 +136,13 @@ def _import(job: StatementImport, progress: Progress) -> dict:
 
     def decide(chunk) -> list[tuple]:
         """Rows to write for the chunk's new lines; lines imported before are counted, and checked
-        to be the same as then."""
+        to be the same as then. Once a chunk held no line imported before, the statement is taken to be
+        new: the next chunks are not looked up first, their lines already there are found when they are
+        written (``probe`` off; see ``flush``)."""
         t = time.monotonic()
-        known = existing(account.pk, [line.txn_id for line in chunk])
+        known = existing(account.pk, [line.txn_id for line in chunk]) if state["probe"] else {}
+        if state["probe"] and not known:
+            state["probe"] = False
         t = _spent(spent, "match_known", t)
         if known:
             fresh = []
@@ -196,6 +200,7 @@ def _import(job: StatementImport, progress: Progress) -> dict:
         return rows
 
     totals = {"new": 0, "known": 0, "matched": 0, "queued": 0, "credit_total": 0}
+    state = {"probe": True}
     spent = {"match": 0.0, "write": 0.0, "match_known": 0.0, "match_keys": 0.0, "match_lookup": 0.0, "match_decide": 0.0}
 
     def conflict_errors(conflicts) -> None:
@@ -215,8 +220,16 @@ def _import(job: StatementImport, progress: Progress) -> dict:
         if errors.count:
             return
         t = time.monotonic()
-        for key, value in staging.write(rows, account_id=account.pk, job_id=job.pk, now=now, posted=post_now).items():
+        written = staging.write(rows, account_id=account.pk, job_id=job.pk, now=now, posted=post_now)
+        skipped = written.pop("skipped")
+        for key, value in written.items():
             totals[key] += value
+        if skipped:  # lines imported before (or meanwhile by another import): counted, and checked to be the same
+            state["probe"] = True
+            before = existing(account.pk, list(skipped))
+            totals["known"] += len(skipped)
+            conflict_errors([(line_no, txn_id, *before[txn_id]) for txn_id, (line_no, amount, booked_on) in skipped.items()
+                             if txn_id in before and before[txn_id] != (amount, booked_on)])
         spent["write"] += time.monotonic() - t
 
     now = timezone.now()

@@ -71,9 +71,11 @@ class Staging:
     def write(self, rows: list[tuple], *, account_id: int, job_id: int, now: datetime.datetime, posted: bool = False) -> dict:
         """Write new lines (staged columns + the allocation's kind, unit, member, source, period) and
         the allocations of those matched; return the counts. ``posted``: the allocations are written as
-        posted at ``now`` (the import posts them before its transaction commits, and unmarks any it cannot)."""
+        posted at ``now`` (the import posts them before its transaction commits, and unmarks any it cannot).
+        A line the account already has (same bank transaction ID) is not written: it comes back in
+        ``skipped`` {bank transaction ID: (line number, amount, date)}, without allocation nor count."""
         if not rows:
-            return {"new": 0, "matched": 0, "queued": 0, "credit_total": 0}
+            return {"new": 0, "matched": 0, "queued": 0, "credit_total": 0, "skipped": {}}
         width = len(STAGE_COLUMNS)
         db_now = connection.ops.adapt_datetimefield_value(now)
         with connection.cursor() as cur:
@@ -85,19 +87,20 @@ class Staging:
                 f"SELECT %s, %s, s.txn_id, s.booked_on, s.amount, s.description, s.payer_name, s.line_no, s.status, "
                 f"s.reason, s.reason_detail, s.suggested_kind, s.suggested_id, "
                 f"CASE WHEN s.status = 'matched' THEN 'auto' ELSE '' END, CASE WHEN s.status = 'matched' THEN %s END "
-                f"FROM {self.table} s RETURNING id, bank_txn_id",
+                f"FROM {self.table} s WHERE true ON CONFLICT (bank_account_id, bank_txn_id) DO NOTHING RETURNING id, bank_txn_id",
                 [account_id, job_id, db_now])
             ids = dict((txn_id, pk) for pk, txn_id in cur.fetchall())
+            skipped = {} if len(ids) == len(rows) else {row[1]: (row[0], row[3], row[2]) for row in rows if row[1] not in ids}
             cur.execute(f"DELETE FROM {self.table}")
             allocations = [
                 (ids[row[1]], 1, row[width], row[width + 1], row[width + 2], row[width + 3], row[width + 4], row[2], row[3],
                  "auto", now, now if posted else None)
-                for row in rows if row[6] == "matched"]
+                for row in rows if row[6] == "matched" and row[1] in ids]
             if not self.pg:
                 allocations = [a[:-2] + (db_now, db_now if posted else None) for a in allocations]
             self._copy(cur, ALLOCATION_TABLE, ALLOCATION_COLUMNS, allocations)
         return {"new": len(ids), "matched": len(allocations), "queued": len(ids) - len(allocations),
-                "credit_total": sum(row[3] for row in rows)}
+                "credit_total": sum(row[3] for row in rows if row[1] in ids), "skipped": skipped}
 
     def drop(self) -> None:
         with connection.cursor() as cur:

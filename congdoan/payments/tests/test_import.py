@@ -82,6 +82,30 @@ def test_a_line_imported_before_with_another_amount_refuses_the_file(personas, a
     assert state() == before
 
 
+def test_lines_imported_before_in_a_later_chunk_of_a_new_statement(personas, account_a, fake_ledger, monkeypatch):
+    """Once a chunk held no line imported before, the next chunks are written without looking their lines up
+    first: those already there are found by the write, counted as imported before, and checked the same."""
+    from congdoan.payments import importing
+
+    monkeypatch.setattr(importing, "CHUNK_LINES", 2)
+    run(personas.province_a_chair, account_a, vcb_csv([vcb_row(txn="T3"), vcb_row(txn="T4", note="nothing to match")]))
+    before = state()
+    rows = [vcb_row(txn="T1"), vcb_row(txn="T2", note="nothing"), vcb_row(txn="T3"), vcb_row(txn="T4", note="nothing to match"),
+            vcb_row(txn="T5")]
+    job = run(personas.province_a_chair, account_a, vcb_csv(rows))
+    assert job.status == ImportStatus.DONE, job.errors
+    assert (job.new_count, job.known_count, job.matched_count, job.queued_count) == (3, 2, 2, 1)
+    assert BankTransaction.objects.count() == 5 and Allocation.objects.count() == len(before[1]) + 2
+    assert job.credit_total == 3 * 1_500_000
+    # the same, with a line imported before under another amount: the file is refused, nothing written
+    before = state()
+    changed = [vcb_row(txn="T6"), vcb_row(txn="T7"), vcb_row(txn="T3", credit="1.600.000"), vcb_row(txn="T8")]
+    job = run(personas.province_a_chair, account_a, vcb_csv(changed))
+    assert job.status == ImportStatus.INVALID
+    assert [(e["row"], e["code"], e["value"]) for e in job.errors] == [(7, "changed_line", "T3")]
+    assert state() == before
+
+
 def test_duplicate_lines_in_one_file_refuse_the_file(personas, account_a, fake_ledger):
     job = run(personas.province_a_chair, account_a, vcb_csv([vcb_row(txn="T1"), vcb_row(txn="T2"), vcb_row(txn="T1")]))
     assert job.status == ImportStatus.INVALID
