@@ -318,6 +318,10 @@ def _payer(reference: str, source: str, book: Unit):
     return kind, member
 
 
+def _receipt_posted(external_id: str) -> Receipt | None:
+    return next(iter(Receipt.objects.filter(external_id=external_id).select_related("transaction").order_by()[:1]), None)
+
+
 @transaction.atomic
 def receipt_post(*, actor, unit: Unit, source: str, payer_reference: str, amount: int, paid_on: datetime.date, external_id: str,
                  period: datetime.date | None = None) -> Transaction:
@@ -330,8 +334,7 @@ def receipt_post(*, actor, unit: Unit, source: str, payer_reference: str, amount
     debit "receivable from lower levels", credit revenue, by its share. ``period`` is the month paid for
     (default: the month of ``paid_on``). Called by payments for every matched allocation.
     """
-    existing = next(iter(Receipt.objects.filter(external_id=external_id).select_related("transaction").order_by()[:1]), None) \
-        if external_id else None
+    existing = _receipt_posted(external_id) if external_id else None
     if existing is not None:
         if existing.amount != amount or existing.source != source:
             raise refusal("external_id_conflict", id=external_id)
@@ -377,16 +380,26 @@ def receipt_post(*, actor, unit: Unit, source: str, payer_reference: str, amount
             lines += [Line(AccountCode.RECEIVABLE_LOWER, debit=part, unit=by_id[unit_id]), Line(revenue, credit=part, unit=by_id[unit_id])]
     period = month_start(period or paid_on)
     memo = f"{Source(source).label} {_month_text(period)} · {payer_reference or book.code}"
-    # the receipt's external id was looked up above: no need to look for its transaction again
-    txn = _post(actor=actor, unit=book, date=paid_on, lines=lines, memo=memo, external_id=external_id, kind=TransactionKind.RECEIPT,
-                checked_new=True)
-    if getattr(txn, "just_posted", False):
-        uppers_parts = [(by_id[unit_id], part) for unit_id, part in parts.items() if unit_id != book.pk]
-        uppers_parts += [(None, 0)] * (3 - len(uppers_parts))
-        Receipt.objects.create(external_id=external_id, transaction=txn, unit=book, payer_kind=payer_kind, member=member,
-                               source=source, amount=amount, paid_on=paid_on, period=period, part_0=kept,
-                               **{f"{name}_{i}": value for i, pair in enumerate(uppers_parts, start=1)
-                                  for name, value in zip(("unit", "part"), pair)})
+    uppers_parts = [(by_id[unit_id], part) for unit_id, part in parts.items() if unit_id != book.pk]
+    uppers_parts += [(None, 0)] * (3 - len(uppers_parts))
+    try:
+        with transaction.atomic():  # the transaction and its receipt, or neither
+            # the receipt's external id was looked up above: no need to look for its transaction again
+            txn = _post(actor=actor, unit=book, date=paid_on, lines=lines, memo=memo, external_id=external_id,
+                        kind=TransactionKind.RECEIPT, checked_new=True)
+            if getattr(txn, "just_posted", False):
+                Receipt.objects.create(external_id=external_id, transaction=txn, unit=book, payer_kind=payer_kind, member=member,
+                                       source=source, amount=amount, paid_on=paid_on, period=period, part_0=kept,
+                                       **{f"{name}_{i}": value for i, pair in enumerate(uppers_parts, start=1)
+                                          for name, value in zip(("unit", "part"), pair)})
+    except IntegrityError:
+        # posted meanwhile by a bulk posting (a summary transaction holds it): that one stands, ours is undone
+        existing = _receipt_posted(external_id)
+        if existing is None:
+            raise
+        if existing.amount != amount or existing.source != source:
+            raise refusal("external_id_conflict", id=external_id) from None
+        return existing.transaction
     return txn
 
 
@@ -397,13 +410,13 @@ def transaction_reverse(*, actor, transaction: Transaction, date: datetime.date 
     (post the entry again instead). A reversed receipt no longer counts as paid."""
     original = Transaction.objects.select_related("unit").get(pk=transaction.pk)
     _require(actor, original.unit.path)
+    _lock_transaction(original)
     if original.kind == TransactionKind.REVERSAL:
         raise _reversal_of_reversal()
     if Transaction.objects.filter(reverses=original).exists():
         raise FinanceError(_("This transaction is already reversed."), code="already_reversed")
     date = _reversal_date(date, original.date)
-    receipts = list(Receipt.objects.filter(transaction=original).order_by("pk"))
-    if Receipt.objects.filter(reversal_of__in=[r.pk for r in receipts]).exists():  # a summary's receipt reversed on its own
+    if Receipt.objects.filter(reversal_of__transaction=original).exists():  # a summary's receipt reversed on its own
         raise FinanceError(_("Some receipts of this transaction were reversed one by one: reverse the others one by one too."),
                            code="receipts_partly_reversed")
     entries = list(original.entries.select_related("account", "unit"))
@@ -411,10 +424,32 @@ def transaction_reverse(*, actor, transaction: Transaction, date: datetime.date 
     memo = " ".join((memo or "").split()) or _("Reversal of #%(id)s %(memo)s") % {"id": original.pk, "memo": original.memo}
     reversal = _post(actor=actor, unit=original.unit, date=date, lines=lines, memo=memo, external_id=f"reversal:{original.pk}",
                      kind=TransactionKind.REVERSAL, reverses=original)
-    Receipt.objects.bulk_create([_negative(receipt, reversal, date) for receipt in receipts], batch_size=1000)
+    receipts = _negatives_of(original, reversal, date)
     audit_record(actor=actor, action="finance.transaction_reversed", obj=original, unit_path=original.unit.path,
-                 changes={"reversal": reversal.pk, "date": date.isoformat(), "amount": original.amount, "receipts": len(receipts)})
+                 changes={"reversal": reversal.pk, "date": date.isoformat(), "amount": original.amount, "receipts": receipts})
     return reversal
+
+
+def _lock_transaction(txn: Transaction) -> None:
+    """Hold the transaction's row until the end of the database transaction (PostgreSQL), so that two
+    reversals of it, or of its receipts, run one after the other and the second sees the first."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id FROM finance_transaction WHERE id = %s FOR UPDATE", [txn.pk])
+
+
+def _negatives_of(original: Transaction, reversal: Transaction, date: datetime.date) -> int:
+    """Write, in one statement, the receipt cancelling each receipt of ``original`` (a summary may hold
+    hundreds of thousands): every figure negated, in ``reversal``. Returns how many."""
+    negate = ", ".join(f"-part_{i}" for i in (1, 2, 3))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO finance_receipt (external_id, transaction_id, unit_id, payer_kind, member_id, source, amount, paid_on, "
+            "period, reversal_of_id, part_0, unit_1_id, unit_2_id, unit_3_id, part_1, part_2, part_3) "
+            f"SELECT substr('reversal:' || external_id, 1, 100), %s, unit_id, payer_kind, member_id, source, -amount, %s, period, "
+            f"id, -part_0, unit_1_id, unit_2_id, unit_3_id, {negate} FROM finance_receipt WHERE transaction_id = %s ORDER BY id",
+            [reversal.pk, connection.ops.adapt_datefield_value(date), original.pk])
+        return cursor.rowcount
 
 
 def _reversal_of_reversal() -> FinanceError:
@@ -454,6 +489,9 @@ def receipt_reverse(*, actor, receipt: Receipt, date: datetime.date | None = Non
     original = receipt.transaction
     if original.kind != TransactionKind.RECEIPTS:
         return transaction_reverse(actor=actor, transaction=original, date=date, memo=memo)
+    _lock_transaction(original)
+    if Receipt.objects.filter(reversal_of=receipt).exists():  # reversed meanwhile, one by one
+        raise FinanceError(_("This receipt is already reversed."), code="already_reversed")
     if Transaction.objects.filter(reverses=original).exists():
         raise FinanceError(_("This receipt is already reversed."), code="already_reversed")
     date = _reversal_date(date, receipt.paid_on)

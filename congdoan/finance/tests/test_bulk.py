@@ -335,3 +335,37 @@ def test_bad_arguments():
     with pytest.raises(ValueError):
         receipts_post_bulk(actor=None, receipts=[ReceiptIn(key=1, unit_id=1, source="dues", amount=1, paid_on=D(2025, 1, 1),
                                                            external_id="a")] * 2)
+
+
+def test_receipt_post_meeting_a_receipt_a_bulk_posting_wrote_meanwhile_returns_it(world, monkeypatch):
+    """The same allocation posted by hand and by the periodic task at once: the second to write finds the first's
+    receipt at its INSERT (not at its first look), undoes its own transaction and returns the receipt's."""
+    from congdoan.finance import ledger
+
+    p = world
+    receipts_post_bulk(actor=None, receipts=[fee(p, key=1)])
+    summary = Transaction.objects.get()
+    looks = []
+    real = ledger._receipt_posted
+    monkeypatch.setattr(ledger, "_receipt_posted", lambda external_id: looks.append(external_id) or (real(external_id)
+                                                                                                      if len(looks) > 1 else None))
+    txn = services.receipt_post(actor=p.accountant_a, unit=p.grassroots_a, source="union_fee", payer_reference=p.refs["employer_a"],
+                                amount=1_500_000, paid_on=D(2025, 6, 2), external_id="bank:1:1")
+    assert txn == summary and len(looks) == 2
+    assert Transaction.objects.count() == 1 and Receipt.objects.count() == 1  # nothing of the second posting stays
+    looks.clear()
+    with pytest.raises(FinanceError) as other:
+        services.receipt_post(actor=p.accountant_a, unit=p.grassroots_a, source="union_fee", payer_reference=p.refs["employer_a"],
+                              amount=7, paid_on=D(2025, 6, 2), external_id="bank:1:1")
+    assert other.value.code == "external_id_conflict" and Transaction.objects.count() == 1
+
+
+def test_reversing_a_large_summary_writes_its_negatives_in_one_statement(world):
+    p = world
+    receipts_post_bulk(actor=None, receipts=[fee(p, key=i, amount=1_000 + i) for i in range(1, 301)])
+    summary = Transaction.objects.get()
+    services.transaction_reverse(actor=p.province_a_chair, transaction=summary)
+    negatives = Receipt.objects.filter(amount__lt=0)
+    assert negatives.count() == 300 and Receipt.objects.aggregate(total=Sum("amount"))["total"] == 0
+    assert all(r.part_0 == -Receipt.objects.get(pk=r.reversal_of_id).part_0 for r in negatives[:20])
+    assert {r.external_id for r in negatives[:3]} <= {f"reversal:bank:{i}:1" for i in range(1, 301)}
