@@ -224,7 +224,7 @@ def field_label(object_type: str, key: str):
 def _display(value, key: str, field=None, units: dict | None = None) -> str:
     if value is None:
         return "∅"
-    if units and key in UNIT_ID_KEYS and isinstance(value, int) and value in units:
+    if units and key in UNIT_ID_KEYS and isinstance(value, int) and not isinstance(value, bool) and value in units:
         return units[value]
     if isinstance(value, bool):
         return gettext("Yes") if value else gettext("No")
@@ -280,7 +280,8 @@ def label_entries(entries, user=None) -> list:
         elif isinstance(entry.changes, dict):
             for key, value in entry.changes.items():
                 if key in UNIT_ID_KEYS:
-                    unit_ids.update(v for v in (value if isinstance(value, list) else [value]) if isinstance(v, int))
+                    unit_ids.update(v for v in (value if isinstance(value, list) else [value])
+                                    if isinstance(v, int) and not isinstance(v, bool))
     names = {}
     for (model, code_field), codes in wanted.items():
         rows = apps.get_model(model)._default_manager.filter(**{f"{code_field}__in": sorted(codes)})

@@ -630,26 +630,27 @@ class _Run:
 
     def _transactions(self) -> None:
         """Insert the summary transactions: in the books of the province, dated the day paid, memo "<source>
-        received on <day>: <n> receipts · <province>", amount the sum of the debits."""
+        received on <day>", amount the sum of the debits."""
         t = self.t
-        template = _("%(source)s received on %(date)s: %(count)s receipts") % {
-            "source": "{source}", "date": "{date}", "count": "{count}"}
+        # no count and no province in the memo: a union's officials read it in their journal
+        template = _("%(source)s received on %(date)s") % {"source": "{source}", "date": "{date}"}
         day = "to_char(g.paid_on, 'DD/MM/YYYY')" if self.pg else "strftime('%%d/%%m/%%Y', g.paid_on)"
-        memo = (f"substr(replace(replace(replace(%s, '{{source}}', CASE WHEN g.source = 'union_fee' THEN %s ELSE %s END), "
-                f"'{{date}}', {day}), '{{count}}', CAST(g.n AS varchar(20))) || ' · ' || u.code, 1, 255)")
+        memo = (f"substr(replace(replace(%s, '{{source}}', CASE WHEN g.source = 'union_fee' THEN %s ELSE %s END), "
+                f"'{{date}}', {day}), 1, 255)")
         now = timezone.now()
         self._exec(
             f"INSERT INTO finance_transaction (id, unit_id, date, kind, memo, external_id, reverses_id, amount, created_by_id, "
             f"created_at) SELECT g.txn_id, g.top, g.paid_on, %s, {memo}, 'receipts:' || CAST(g.txn_id AS varchar(20)), NULL, "
-            f"g.amount + g.passed, %s, %s FROM {t['group']} g JOIN organizations_unit u ON u.id = g.top",
+            f"g.amount + g.passed, %s, %s FROM {t['group']} g",
             [TransactionKind.RECEIPTS.value, template, str(Source.UNION_FEE.label), str(Source.DUES.label), self.created_by,
              now if self.pg else connection.ops.adapt_datetimefield_value(now)])
 
     def _entries(self) -> None:
         """The lines of every summary transaction in one INSERT: the receipts summed per union (with the levels
         above it); each union's bank (cash), revenue and "payable to upper levels" lines from its sums, and each
-        upper level's "receivable from lower levels" and revenue lines summed over all its unions of the
-        transaction (one line each)."""
+        upper level's "receivable from lower levels" and revenue lines summed over its unions of the transaction
+        (one pair per position the level holds above them: a province is the first level above the unions
+        directly under it and the second above the others)."""
         t = self.t
         cash = "CASE WHEN substr(p.external_id, 1, 5) = 'cash:' THEN 1 ELSE 0 END"
         money = f"CASE WHEN u.cash = 1 THEN '{AccountCode.CASH.value}' ELSE '{AccountCode.BANK.value}' END"

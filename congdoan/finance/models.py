@@ -383,7 +383,7 @@ class Receipt(PermanentModel):
     reversal adds a row with the opposite amount, so "paid" is always a plain sum.
 
     ``transaction`` is the receipt's own transaction (``receipt_post``: a match by hand, a cash receipt)
-    or the summary transaction of a bank statement's receipts for one union, day, source and account
+    or the summary transaction of a bank statement's receipts for one province, day, source and account
     (``bulk.receipts_post_bulk``, like a "chứng từ ghi sổ" summarising its source documents). Either way
     the receipt keeps its own split between the levels: ``part_0`` for the union, ``part_1..3`` for
     the levels above it (``unit_1..3``, grassroots side first), which add up to ``amount`` (checked by
