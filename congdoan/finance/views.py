@@ -246,7 +246,9 @@ def transaction_receipts(request, unit, transaction):
                 messages.error(request, str(exc.message))
             else:
                 messages.success(request, _("Receipt %(id)s is reversed by #%(rev)s.") % {"id": receipt.external_id, "rev": reversal.pk})
-            return redirect("finance:transaction_receipts", unit=unit.pk, transaction=txn.pk)
+        else:  # a date that is no date: said, nothing posted
+            messages.error(request, " ".join(str(error) for errors in form.errors.values() for error in errors))
+        return redirect("finance:transaction_receipts", unit=unit.pk, transaction=txn.pk)
     page = paginate(request, receipts)
     reversed_ids = selectors.reversed_receipts(request.user, [r.pk for r in page])
     return render_page(request, "finance/transaction_receipts.html", {

@@ -253,8 +253,13 @@ def test_receipts_of_a_summary_transaction_are_listed_and_reversed_one_by_one(p,
     negative = Receipt.objects.get(reversal_of=first)
     assert negative.amount == -1_500_000 and negative.transaction.memo == "Nhầm đơn vị"
     assert "đã đảo" in client.get(url).content.decode()  # "reversed"
-    client.post(url, {"receipt": first.pk})  # twice: refused with a message, nothing posted
+    twice = client.post(url, {"receipt": first.pk}, follow=True)  # twice: refused with a message, nothing posted
     assert Receipt.objects.filter(reversal_of=first).count() == 1
+    assert [m.level_tag for m in twice.context["messages"]] == ["error"]
+    second = Receipt.objects.get(external_id="bank:2:1")
+    response = client.post(url, {"receipt": second.pk, "date": "31/02/2025"}, follow=True)  # no such date: said, nothing posted
+    assert not Receipt.objects.filter(reversal_of=second).exists()
+    assert [m.level_tag for m in response.context["messages"]] == ["error"]
     client.force_login(p.province_b_chair)
     assert client.get(url).status_code == 404
     # the same queries for 1 receipt and for 30
