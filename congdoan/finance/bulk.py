@@ -57,6 +57,8 @@ _STAGE = [("key", "bigint"), ("external_id", "varchar(200)"), ("unit_id", "bigin
           ("amount", "bigint"), ("paid_on", "date"), ("period", "date"), ("p_kind", "varchar(10)"), ("p_id", "bigint"),
           ("payer_reference", "varchar(200)")]
 _BIGGEST = 2**63 - 1
+#: a decided receipt (``p``) and its summary transaction (``g``): the same province, day, source and account
+_SAME_GROUP = "g.top = p.top AND g.paid_on = p.paid_on AND g.source = p.source AND g.cash = p.cash"
 _CHUNK = 5_000
 
 
@@ -214,7 +216,7 @@ class _Run:
             f"CREATE TEMPORARY TABLE {t['stage']} ({stage})",
             f"CREATE TEMPORARY TABLE {t['later']} ({stage})",
             f"CREATE TEMPORARY TABLE {t['unit']} (unit_id bigint, book_id bigint, verdict varchar(30))",
-            f"CREATE TEMPORARY TABLE {t['book']} (book_id bigint, path varchar(64), code varchar(64), pattern integer, top bigint, "
+            f"CREATE TEMPORARY TABLE {t['book']} (book_id bigint, path varchar(64), pattern integer, top bigint, "
             "u1 bigint, u2 bigint, u3 bigint, a1 integer, a2 integer, a3 integer)",
             f"CREATE TEMPORARY TABLE {t['rate']} (book_id bigint, month date, own bigint)",
             f"CREATE TEMPORARY TABLE {t['weight']} (source varchar(10), paid_on date, own bigint, pattern integer, "
@@ -332,8 +334,8 @@ class _Run:
         if self.pg:
             with connection.cursor() as cur:
                 cur.execute("SELECT id FROM organizations_unit WHERE id = ANY(%s) ORDER BY id FOR SHARE", [sorted(touched)])
-        facts = {pk: (level, path, status, code) for pk, level, path, status, code in
-                 _unit_values("pk", touched, "pk", "level", "path", "status", "code")}
+        facts = {pk: (level, path, status) for pk, level, path, status in
+                 _unit_values("pk", touched, "pk", "level", "path", "status")}
         active = UnitStatus.ACTIVE.value
         unit_rows, book_rows, patterns = [], {}, {}
         for unit_id in unit_ids:
@@ -341,7 +343,7 @@ class _Run:
                 unit_rows.append((unit_id, None, "unit_unknown"))
                 continue
             book_id = books.get(unit_id, unit_id)
-            level, book_path, book_status, book_code = facts[book_id]
+            level, book_path, book_status = facts[book_id]
             if level != Level.GRASSROOTS:
                 verdict = "not_grassroots"
             elif facts[unit_id][2] != active or book_status != active:
@@ -359,10 +361,10 @@ class _Run:
                 flags = [int(facts[pk][2] == active) if pk else 1 for pk in ids]
                 top_path = book_path[:2 * tree.STEPLEN]  # the level under the national one: a province, a central sector
                 top = upper_of_path.get(top_path, book_id) if len(book_path) > len(top_path) else book_id
-                book_rows[book_id] = (book_id, book_path, book_code, pattern, top, *ids, *flags)
+                book_rows[book_id] = (book_id, book_path, pattern, top, *ids, *flags)
         self.patterns = {pattern: levels for levels, pattern in patterns.items()}
         self._load(self.t["unit"], ["unit_id", "book_id", "verdict"], unit_rows)
-        self._load(self.t["book"], ["book_id", "path", "code", "pattern", "top", "u1", "u2", "u3", "a1", "a2", "a3"],
+        self._load(self.t["book"], ["book_id", "path", "pattern", "top", "u1", "u2", "u3", "a1", "a2", "a3"],
                    book_rows.values())
 
     def _rates(self) -> None:
@@ -470,7 +472,7 @@ class _Run:
             SELECT s.key, s.external_id, s.unit_id, s.source, s.amount, s.paid_on, {month} AS month,
                    {self._month('COALESCE(s.period, s.paid_on)')} AS period,
                    r.id AS r_id, r.amount AS r_amount, r.source AS r_source,
-                   f.book_id, f.verdict AS unit_verdict, b.code AS book_code, b.top, b.u1, b.u2, b.u3, b.a1, b.a2, b.a3,
+                   f.book_id, f.verdict AS unit_verdict, b.top, b.u1, b.u2, b.u3, b.a1, b.a2, b.a3,
                    {reference} AS ref_text,
                    CASE WHEN {valid} THEN s.p_kind WHEN s.source = 'union_fee' THEN 'employer' ELSE 'member' END AS payer_kind,
                    CASE WHEN {valid} AND s.p_kind = 'member' THEN s.p_id END AS member_id,
@@ -497,7 +499,8 @@ class _Run:
                           for i in range(4))
         split = f"SELECT x.*, {parts} FROM ({inner}) x"
         decided = f"""
-            SELECT y.key, y.external_id, y.unit_id, y.source, y.amount, y.paid_on, y.month, y.period, y.book_id, y.book_code, y.top,
+            SELECT y.key, y.external_id, CASE WHEN substr(y.external_id, 1, 5) = 'cash:' THEN 1 ELSE 0 END AS cash,
+                   y.unit_id, y.source, y.amount, y.paid_on, y.month, y.period, y.book_id, y.top,
                    y.u1, y.u2, y.u3, y.a1, y.a2, y.a3, y.c0, y.c1, y.c2, y.c3, y.p0, y.p1, y.p2, y.p3, y.ref_text,
                    y.payer_kind, y.member_id,
                    CASE
@@ -523,10 +526,9 @@ class _Run:
         """The summary transactions: one per province (the level under the national one), day, source and money
         account (bank or cash) of the receipts to post, numbered in that order; and their lines' sums per union."""
         t = self.t
-        cash = "CASE WHEN substr(p.external_id, 1, 5) = 'cash:' THEN 1 ELSE 0 END"
-        grouped = (f"SELECT p.top, p.paid_on, p.source, {cash} AS cash, COUNT(*) AS n, SUM(p.amount) AS amount, "
+        grouped = (f"SELECT p.top, p.paid_on, p.source, p.cash, SUM(p.amount) AS amount, "
                    f"SUM(p.amount) - SUM(p.p0) AS passed FROM {t['post']} p WHERE p.code IS NULL "
-                   f"GROUP BY p.top, p.paid_on, p.source, {cash}")
+                   f"GROUP BY p.top, p.paid_on, p.source, p.cash")
         order = "g.top, g.paid_on, g.source, g.cash"
         if self.pg:
             sequence = self._rows("SELECT pg_get_serial_sequence('finance_transaction', 'id')")[0][0]
@@ -587,12 +589,12 @@ class _Run:
         """Create the accounts used for the first time (an account exists once it has an entry)."""
         t = self.t
         used = self._rows(f"""
-            SELECT book_id, u1, u2, u3, source, CASE WHEN substr(external_id, 1, 5) = 'cash:' THEN 1 ELSE 0 END AS cash,
+            SELECT book_id, u1, u2, u3, source, cash,
                    MAX(CASE WHEN p0 > 0 THEN 1 ELSE 0 END), MAX(CASE WHEN amount > p0 THEN 1 ELSE 0 END),
                    MAX(CASE WHEN p1 > 0 THEN 1 ELSE 0 END), MAX(CASE WHEN p2 > 0 THEN 1 ELSE 0 END),
                    MAX(CASE WHEN p3 > 0 THEN 1 ELSE 0 END)
             FROM {t['post']} WHERE code IS NULL GROUP BY book_id, u1, u2, u3, source,
-                 CASE WHEN substr(external_id, 1, 5) = 'cash:' THEN 1 ELSE 0 END""")
+                 cash""")
         pairs = set()
         for book_id, u1, u2, u3, source, cash, kept, passed, *uppers in used:
             revenue = _revenue_code(source)
@@ -614,14 +616,12 @@ class _Run:
         attempt is undone and decided again, finding that receipt posted (or refusing other figures), as
         ``receipt_post`` would."""
         t = self.t
-        cash = "CASE WHEN substr(p.external_id, 1, 5) = 'cash:' THEN 1 ELSE 0 END"
         inserted = self._exec(f"""
             INSERT INTO finance_receipt (external_id, transaction_id, unit_id, payer_kind, member_id, source, amount, paid_on,
                                          period, reversal_of_id, part_0, unit_1_id, part_1, unit_2_id, part_2, unit_3_id, part_3)
             SELECT p.external_id, g.txn_id, p.book_id, p.payer_kind, p.member_id, p.source, p.amount, p.paid_on, p.period, NULL,
                    p.p0, p.u1, p.p1, p.u2, p.p2, p.u3, p.p3
-            FROM {t['post']} p JOIN {t['group']} g ON g.top = p.top AND g.paid_on = p.paid_on AND g.source = p.source
-                 AND g.cash = {cash}
+            FROM {t['post']} p JOIN {t['group']} g ON {_SAME_GROUP}
             WHERE p.code IS NULL ORDER BY p.key
             ON CONFLICT (external_id) DO NOTHING""")
         if inserted != self._rows(f"SELECT COUNT(*) FROM {t['post']} WHERE code IS NULL")[0][0]:
@@ -652,7 +652,6 @@ class _Run:
         (one pair per position the level holds above them: a province is the first level above the unions
         directly under it and the second above the others)."""
         t = self.t
-        cash = "CASE WHEN substr(p.external_id, 1, 5) = 'cash:' THEN 1 ELSE 0 END"
         money = f"CASE WHEN u.cash = 1 THEN '{AccountCode.CASH.value}' ELSE '{AccountCode.BANK.value}' END"
         revenue = (f"CASE WHEN u.source = 'union_fee' THEN '{_revenue_code(Source.UNION_FEE)}' "
                    f"ELSE '{_revenue_code(Source.DUES)}' END")
@@ -664,11 +663,10 @@ class _Run:
               GROUP BY u.txn_id, u.paid_on, u.u{i}, u.source""" for i in (1, 2, 3)]
         self._exec(f"""
             WITH u AS (
-              SELECT g.txn_id, p.paid_on, p.source, {cash} AS cash, p.book_id, p.u1, p.u2, p.u3, SUM(p.amount) AS amount,
+              SELECT g.txn_id, p.paid_on, p.source, p.cash, p.book_id, p.u1, p.u2, p.u3, SUM(p.amount) AS amount,
                      SUM(p.p0) AS p0, SUM(p.p1) AS p1, SUM(p.p2) AS p2, SUM(p.p3) AS p3
-              FROM {t['post']} p JOIN {t['group']} g ON g.top = p.top AND g.paid_on = p.paid_on AND g.source = p.source
-                   AND g.cash = {cash}
-              WHERE p.code IS NULL GROUP BY g.txn_id, p.paid_on, p.source, {cash}, p.book_id, p.u1, p.u2, p.u3
+              FROM {t['post']} p JOIN {t['group']} g ON {_SAME_GROUP}
+              WHERE p.code IS NULL GROUP BY g.txn_id, p.paid_on, p.source, p.cash, p.book_id, p.u1, p.u2, p.u3
             )
             INSERT INTO finance_entry (transaction_id, account_id, unit_id, date, debit, credit)
             SELECT l.txn_id, a.id, l.unit_id, l.paid_on, l.debit, l.credit
