@@ -424,7 +424,7 @@ def transaction_reverse(*, actor, transaction: Transaction, date: datetime.date 
     memo = " ".join((memo or "").split()) or _("Reversal of #%(id)s %(memo)s") % {"id": original.pk, "memo": original.memo}
     reversal = _post(actor=actor, unit=original.unit, date=date, lines=lines, memo=memo, external_id=f"reversal:{original.pk}",
                      kind=TransactionKind.REVERSAL, reverses=original)
-    receipts = _negatives_of(original, reversal, date)
+    receipts = _write_negatives(reversal, date, "transaction_id", original.pk)
     audit_record(actor=actor, action="finance.transaction_reversed", obj=original, unit_path=original.unit.path,
                  changes={"reversal": reversal.pk, "date": date.isoformat(), "amount": original.amount, "receipts": receipts})
     return reversal
@@ -438,17 +438,18 @@ def _lock_transaction(txn: Transaction) -> None:
             cursor.execute("SELECT id FROM finance_transaction WHERE id = %s FOR UPDATE", [txn.pk])
 
 
-def _negatives_of(original: Transaction, reversal: Transaction, date: datetime.date) -> int:
-    """Write, in one statement, the receipt cancelling each receipt of ``original`` (a summary may hold
-    hundreds of thousands): every figure negated, in ``reversal``. Returns how many."""
+def _write_negatives(reversal: Transaction, date: datetime.date, column: str, value: int) -> int:
+    """Write, in one statement, the receipt cancelling each receipt whose ``column`` ("transaction_id": every
+    receipt of a summary, which may hold hundreds of thousands; "id": one) is ``value``: every figure negated,
+    in ``reversal``, dated ``date``. Returns how many."""
     negate = ", ".join(f"-part_{i}" for i in (1, 2, 3))
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO finance_receipt (external_id, transaction_id, unit_id, payer_kind, member_id, source, amount, paid_on, "
             "period, reversal_of_id, part_0, unit_1_id, unit_2_id, unit_3_id, part_1, part_2, part_3) "
             f"SELECT substr('reversal:' || external_id, 1, 100), %s, unit_id, payer_kind, member_id, source, -amount, %s, period, "
-            f"id, -part_0, unit_1_id, unit_2_id, unit_3_id, {negate} FROM finance_receipt WHERE transaction_id = %s ORDER BY id",
-            [reversal.pk, connection.ops.adapt_datefield_value(date), original.pk])
+            f"id, -part_0, unit_1_id, unit_2_id, unit_3_id, {negate} FROM finance_receipt WHERE {column} = %s ORDER BY id",
+            [reversal.pk, connection.ops.adapt_datefield_value(date), value])
         return cursor.rowcount
 
 
@@ -463,15 +464,6 @@ def _reversal_date(date, earliest: datetime.date):
         raise FinanceError(_("A reversal cannot be dated before the transaction it reverses."), code="date_before_original",
                            field="date")
     return date
-
-
-def _negative(receipt: Receipt, reversal: Transaction, date: datetime.date) -> Receipt:
-    """The receipt that cancels ``receipt`` in ``reversal``: every figure negated."""
-    return Receipt(external_id=f"reversal:{receipt.external_id}"[:100], transaction=reversal, unit_id=receipt.unit_id,
-                   payer_kind=receipt.payer_kind, member_id=receipt.member_id, source=receipt.source, amount=-receipt.amount,
-                   paid_on=date, period=receipt.period, reversal_of=receipt,
-                   part_0=None if receipt.part_0 is None else -receipt.part_0, unit_1_id=receipt.unit_1_id, part_1=-receipt.part_1,
-                   unit_2_id=receipt.unit_2_id, part_2=-receipt.part_2, unit_3_id=receipt.unit_3_id, part_3=-receipt.part_3)
 
 
 @transaction.atomic
@@ -511,8 +503,7 @@ def receipt_reverse(*, actor, receipt: Receipt, date: datetime.date | None = Non
         "id": receipt.external_id, "txn": original.pk, "memo": original.memo}
     reversal = _post(actor=actor, unit=book, date=date, lines=lines, memo=memo[:255], external_id=f"reversal:receipt:{receipt.pk}",
                      kind=TransactionKind.REVERSAL)
-    Receipt.objects.create(**{f.attname: getattr(_negative(receipt, reversal, date), f.attname)
-                              for f in Receipt._meta.concrete_fields if not f.primary_key})
+    _write_negatives(reversal, date, "id", receipt.pk)
     audit_record(actor=actor, action="finance.receipt_reversed", obj=receipt, unit_path=book.path,
                  changes={"reversal": reversal.pk, "date": date.isoformat(), "amount": receipt.amount, "transaction": original.pk})
     return reversal
