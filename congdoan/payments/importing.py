@@ -145,15 +145,9 @@ def _import(job: StatementImport, progress: Progress) -> dict:
             state["probe"] = False
         t = _spent(spent, "match_known", t)
         if known:
-            fresh = []
-            for line in chunk:
-                before = known.get(line.txn_id)
-                if before is None:
-                    fresh.append(line)
-                elif before != (line.amount, line.booked_on):
-                    conflict_errors([(line.line_no, line.txn_id, before[0], before[1])])
-            totals["known"] += len(chunk) - len(fresh)
-            chunk = fresh
+            count_known(known, [(line.line_no, line.txn_id, line.amount, line.booked_on) for line in chunk
+                                if line.txn_id in known])
+            chunk = [line for line in chunk if line.txn_id not in known]
         notes, keys_of, wanted = [], [], set()
         for line in chunk:
             note = normalize_note(line.description)
@@ -203,12 +197,17 @@ def _import(job: StatementImport, progress: Progress) -> dict:
     state = {"probe": True}
     spent = {"match": 0.0, "write": 0.0, "match_known": 0.0, "match_keys": 0.0, "match_lookup": 0.0, "match_decide": 0.0}
 
-    def conflict_errors(conflicts) -> None:
-        for line_no, txn_id, old_amount, old_date in conflicts:
-            errors.add(line_no, _("bank transaction ID"), "changed_line",
-                       _("This bank transaction was already imported with the amount %(amount)s đ on %(date)s; the "
-                         "statement differs from the one imported before.") % {
-                           "amount": f"{old_amount:,}".replace(",", "."), "date": _date_text(old_date)}, txn_id)
+    def count_known(before: dict, lines) -> None:
+        """Lines (line number, bank ID, amount, date) the account already has (``before``: {bank ID: (amount,
+        date)}): counted as imported before; one whose amount or date changed is an error."""
+        totals["known"] += len(lines)
+        for line_no, txn_id, amount, booked_on in lines:
+            old_amount, old_date = before[txn_id]
+            if (old_amount, old_date) != (amount, booked_on):
+                errors.add(line_no, _("bank transaction ID"), "changed_line",
+                           _("This bank transaction was already imported with the amount %(amount)s đ on %(date)s; the "
+                             "statement differs from the one imported before.") % {
+                               "amount": f"{old_amount:,}".replace(",", "."), "date": _date_text(old_date)}, txn_id)
 
     def flush(chunk) -> None:
         """Match a chunk and write it (inside the one transaction); after the first error, only check."""
@@ -226,10 +225,7 @@ def _import(job: StatementImport, progress: Progress) -> dict:
             totals[key] += value
         if skipped:  # lines imported before (or meanwhile by another import): counted, and checked to be the same
             state["probe"] = True
-            before = existing(account.pk, list(skipped))
-            totals["known"] += len(skipped)
-            conflict_errors([(line_no, txn_id, *before[txn_id]) for txn_id, (line_no, amount, booked_on) in skipped.items()
-                             if txn_id in before and before[txn_id] != (amount, booked_on)])
+            count_known(existing(account.pk, [txn_id for _no, txn_id, _amount, _date in skipped]), skipped)
         spent["write"] += time.monotonic() - t
 
     now = timezone.now()

@@ -73,9 +73,9 @@ class Staging:
         the allocations of those matched; return the counts. ``posted``: the allocations are written as
         posted at ``now`` (the import posts them before its transaction commits, and unmarks any it cannot).
         A line the account already has (same bank transaction ID) is not written: it comes back in
-        ``skipped`` {bank transaction ID: (line number, amount, date)}, without allocation nor count."""
+        ``skipped`` [(line number, bank transaction ID, amount, date)], without allocation nor count."""
         if not rows:
-            return {"new": 0, "matched": 0, "queued": 0, "credit_total": 0, "skipped": {}}
+            return {"new": 0, "matched": 0, "queued": 0, "credit_total": 0, "skipped": []}
         width = len(STAGE_COLUMNS)
         db_now = connection.ops.adapt_datetimefield_value(now)
         with connection.cursor() as cur:
@@ -90,7 +90,7 @@ class Staging:
                 f"FROM {self.table} s WHERE true ON CONFLICT (bank_account_id, bank_txn_id) DO NOTHING RETURNING id, bank_txn_id",
                 [account_id, job_id, db_now])
             ids = dict((txn_id, pk) for pk, txn_id in cur.fetchall())
-            skipped = {} if len(ids) == len(rows) else {row[1]: (row[0], row[3], row[2]) for row in rows if row[1] not in ids}
+            skipped = [] if len(ids) == len(rows) else [(row[0], row[1], row[3], row[2]) for row in rows if row[1] not in ids]
             cur.execute(f"DELETE FROM {self.table}")
             allocations = [
                 (ids[row[1]], 1, row[width], row[width + 1], row[width + 2], row[width + 3], row[width + 4], row[2], row[3],
