@@ -116,18 +116,18 @@ class AsOfForm(forms.Form):
     on = forms.DateField(label=_("Balances at the end of"), required=False, widget=DateInput())
 
 
-class ReverseForm(forms.Form):
+class _ReversalForm(forms.Form):
+    date = forms.DateField(label=_("Date of the reversal"), required=False, widget=DateInput(),
+                           help_text=_("Empty: today. It must fall in an open month."))
+    memo = forms.CharField(label=_("Why"), max_length=255, required=False)
+
+
+class ReverseForm(_ReversalForm):
     transaction = forms.IntegerField(widget=forms.HiddenInput())
-    date = forms.DateField(label=_("Date of the reversal"), required=False, widget=DateInput(),
-                           help_text=_("Empty: today. It must fall in an open month."))
-    memo = forms.CharField(label=_("Why"), max_length=255, required=False)
 
 
-class ReceiptReverseForm(forms.Form):
+class ReceiptReverseForm(_ReversalForm):
     receipt = forms.IntegerField(widget=forms.HiddenInput())
-    date = forms.DateField(label=_("Date of the reversal"), required=False, widget=DateInput(),
-                           help_text=_("Empty: today. It must fall in an open month."))
-    memo = forms.CharField(label=_("Why"), max_length=255, required=False)
 
 
 class CloseForm(forms.Form):
