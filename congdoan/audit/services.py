@@ -23,7 +23,10 @@ def _plain(value):
 
 
 def snapshot(instance, fields) -> dict:
-    """Current values of ``fields`` (attnames for foreign keys) for a later diff."""
+    """Current values of ``fields`` (attnames for foreign keys) for a later diff; all None for an object that
+    does not exist yet (``instance`` None)."""
+    if instance is None:
+        return dict.fromkeys(fields)
     return {f: _plain(getattr(instance, f)) for f in fields}
 
 

@@ -67,7 +67,7 @@ def employer_contact_save(*, actor, employer: Unit, email: str, contact_person: 
         raise ReportError(_("This is not an e-mail address."), code="email_invalid", field="email") from exc
     contact = EmployerContact.objects.select_for_update().filter(unit=employer).first()
     fields = ["email", "contact_person", "phone"]
-    before = snapshot(contact, fields) if contact else dict.fromkeys(fields)
+    before = snapshot(contact, fields)
     if contact is None:
         contact = EmployerContact(unit=employer)
     contact.email = email[:254]
@@ -283,7 +283,7 @@ def reminder_schedule_save(*, actor, root: Unit, day_of_month, enabled: bool, la
     language = language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
     schedule = ReminderSchedule.objects.select_for_update().filter(unit=root).first()
     fields = ["day_of_month", "enabled", "language", "created_by_id"]
-    before = snapshot(schedule, fields) if schedule else dict.fromkeys(fields)
+    before = snapshot(schedule, fields)
     if schedule is None:
         schedule = ReminderSchedule(unit=root)
     schedule.day_of_month, schedule.enabled, schedule.language, schedule.created_by = day_of_month, bool(enabled), language, actor
