@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -616,17 +616,22 @@ class _Run:
         attempt is undone and decided again, finding that receipt posted (or refusing other figures), as
         ``receipt_post`` would."""
         t = self.t
-        inserted = self._exec(f"""
-            INSERT INTO finance_receipt (external_id, transaction_id, unit_id, payer_kind, member_id, source, amount, paid_on,
-                                         period, reversal_of_id, part_0, unit_1_id, part_1, unit_2_id, part_2, unit_3_id, part_3)
-            SELECT p.external_id, g.txn_id, p.book_id, p.payer_kind, p.member_id, p.source, p.amount, p.paid_on, p.period, NULL,
-                   p.p0, p.u1, p.p1, p.u2, p.p2, p.u3, p.p3
-            FROM {t['post']} p JOIN {t['group']} g ON {_SAME_GROUP}
-            WHERE p.code IS NULL ORDER BY p.key
-            ON CONFLICT (external_id) DO NOTHING""")
-        if inserted != self._rows(f"SELECT COUNT(*) FROM {t['post']} WHERE code IS NULL")[0][0]:
-            raise _Taken()
-        return inserted
+        # a plain INSERT (no ON CONFLICT: its check per row costs 15 % of the statement at 900,000 receipts); the
+        # unique index meets a receipt posted meanwhile, which undoes the attempt's savepoint
+        try:
+            with transaction.atomic():
+                return self._exec(f"""
+                    INSERT INTO finance_receipt (external_id, transaction_id, unit_id, payer_kind, member_id, source, amount,
+                                                 paid_on, period, reversal_of_id, part_0, unit_1_id, part_1, unit_2_id, part_2,
+                                                 unit_3_id, part_3)
+                    SELECT p.external_id, g.txn_id, p.book_id, p.payer_kind, p.member_id, p.source, p.amount, p.paid_on,
+                           p.period, NULL, p.p0, p.u1, p.p1, p.u2, p.p2, p.u3, p.p3
+                    FROM {t['post']} p JOIN {t['group']} g ON {_SAME_GROUP}
+                    WHERE p.code IS NULL ORDER BY p.key""")
+        except IntegrityError as exc:
+            if _external_id_taken(exc):
+                raise _Taken() from exc
+            raise
 
     def _transactions(self) -> None:
         """Insert the summary transactions: in the books of the province, dated the day paid, memo "<source>
@@ -706,6 +711,14 @@ class _Run:
 
 class _Taken(Exception):
     """A receipt to post was posted by another posting meanwhile."""
+
+
+def _external_id_taken(exc: IntegrityError) -> bool:
+    """Whether the INSERT of receipts met the unique index of their external ids."""
+    diag = getattr(exc.__cause__, "diag", None)
+    if diag is not None:
+        return diag.constraint_name == "finance_receipt_external_id_unique"
+    return "finance_receipt.external_id" in str(exc)  # SQLite: "UNIQUE constraint failed: finance_receipt.external_id"
 
 
 #: attempts of a bulk posting that meets receipts posted meanwhile by others

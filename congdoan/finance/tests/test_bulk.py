@@ -369,3 +369,35 @@ def test_reversing_a_large_summary_writes_its_negatives_in_one_statement(world):
     assert negatives.count() == 300 and Receipt.objects.aggregate(total=Sum("amount"))["total"] == 0
     assert all(r.part_0 == -Receipt.objects.get(pk=r.reversal_of_id).part_0 for r in negatives[:20])
     assert {r.external_id for r in negatives[:3]} <= {f"reversal:bank:{i}:1" for i in range(1, 301)}
+
+
+@pytest.mark.parametrize("meets", [1, 3])
+def test_a_bulk_posting_meeting_a_receipt_written_after_its_decision_decides_again(world, monkeypatch, meets):
+    """Another posting writes one of the receipts between this one's decision and its INSERT: the unique index of
+    external ids stops the INSERT, the attempt is undone and decided again; after three such meetings, "busy"."""
+    from congdoan.finance import bulk
+
+    p = world
+    decided = []
+    real = bulk._Run._decide
+
+    def decide_then_meet(run):
+        real(run)
+        decided.append(1)
+        if len(decided) <= meets:  # written as another posting would, after the decision looked
+            with connection.cursor() as cur:
+                cur.execute("INSERT INTO finance_receipt (external_id, transaction_id, unit_id, payer_kind, source, amount, "
+                            "paid_on, period) SELECT %s, t.id, %s, 'employer', 'union_fee', 1, %s, %s FROM finance_transaction t "
+                            "ORDER BY t.id LIMIT 1", ["bank:1:1", p.grassroots_a.pk, D(2025, 6, 2), D(2025, 6, 1)])
+
+    receipts_post_bulk(actor=None, receipts=[fee(p, key=9, external_id="bank:0:1")])  # a transaction to refer to
+    monkeypatch.setattr(bulk._Run, "_decide", decide_then_meet)
+    if meets < 3:
+        result = receipts_post_bulk(actor=None, receipts=[fee(p, key=1), fee(p, key=2, external_id="bank:2:1")])
+        assert (result.posted, result.existing, result.refused) == (2, 0, {}) and len(decided) == 2
+        assert Receipt.objects.get(external_id="bank:1:1").amount == 1_500_000
+    else:
+        with pytest.raises(FinanceError) as busy:
+            receipts_post_bulk(actor=None, receipts=[fee(p, key=1), fee(p, key=2, external_id="bank:2:1")])
+        assert busy.value.code == "busy" and len(decided) == 3
+        assert not Receipt.objects.filter(external_id__in=["bank:1:1", "bank:2:1"]).exists()
