@@ -19,6 +19,8 @@ _KIND_DIGIT = {PayerKind.EMPLOYER: "1", PayerKind.MEMBER: "2"}
 _WIDTH = {PayerKind.EMPLOYER: 8, PayerKind.MEMBER: 10}
 _PATTERN = re.compile(r"^(KP)(\d{8})(\d{2})$|^(DP)(\d{10})(\d{2})$")
 _KIND_OF_PREFIX = {v: k for k, v in _PREFIX.items()}
+#: the length of a reference by its prefix: keys of other lengths are passed over without parsing
+_LENGTH = {prefix: len(prefix) + _WIDTH[kind] + 2 for kind, prefix in _PREFIX.items()}
 
 
 def _check_digits(kind: str, number: str) -> str:
@@ -54,7 +56,10 @@ def payers_by_reference(keys) -> list[tuple[str, str, int, int, bool]]:
     from congdoan.organizations.models import Unit
 
     wanted: dict[str, dict[int, str]] = {PayerKind.EMPLOYER: {}, PayerKind.MEMBER: {}}
-    for key in keys:
+    length = _LENGTH.get
+    for key in keys:  # a statement offers millions of keys, very few of them references
+        if length(key[:2].upper()) != len(key):
+            continue
         parsed = parse_reference(key)
         if parsed:
             wanted[parsed[0]][parsed[1]] = key
