@@ -173,6 +173,9 @@ IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(200 * 1024 * 1024)
 IMPORT_INITIAL_LOAD = env_bool("IMPORT_INITIAL_LOAD", False)
 IMPORT_INITIAL_LOAD_MIN_ROWS = int(os.environ.get("IMPORT_INITIAL_LOAD_MIN_ROWS", "100000"))
 IMPORT_INITIAL_LOAD_LOCK_MS = int(os.environ.get("IMPORT_INITIAL_LOAD_LOCK_MS", "5000"))
+# bank statements of at least this many lines are read in a child process and, on PostgreSQL, matched in a
+# thread with a connection of its own, beside the writing (congdoan/payments/reading.py)
+STATEMENT_PARALLEL_MIN_LINES = int(os.environ.get("STATEMENT_PARALLEL_MIN_LINES", "50000"))
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)

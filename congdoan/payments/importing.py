@@ -6,8 +6,6 @@ import gc
 import hashlib
 import logging
 import os
-import queue
-import threading
 import time
 import uuid
 
@@ -26,9 +24,10 @@ from congdoan.payments.choices import (
     SOURCE_OF_PAYER, ImportStatus, LineStatus, PayerKind, Phase, QueueReason, StatementFormat,
 )
 from congdoan.payments.errors import PaymentError
-from congdoan.payments.matching import Resolver, candidates, normalize_note, period_in_note
+from congdoan.payments.matching import Resolver
 from congdoan.payments.models import Allocation, BankAccount, BankLayout, BankTransaction, StatementImport
-from congdoan.payments.parsers import ErrorLog, StatementFileError, open_statement
+from congdoan.payments.parsers import StatementFileError, open_statement
+from congdoan.payments.reading import in_background, parallel, read_chunks
 from congdoan.payments.writer import Staging, existing
 
 log = logging.getLogger(__name__)
@@ -39,6 +38,8 @@ ALLOWED_EXTENSIONS = {
     StatementFormat.MT940: (".sta", ".mt940", ".940", ".txt", ".mt9"),
 }
 CHUNK_LINES = 20_000
+#: a prepared line (reading.py): its fields by position
+LINE_NO, TXN_ID, BOOKED_ON, AMOUNT, DESCRIPTION, PAYER_NAME, KEYS, PERIOD = range(8)
 
 def _require(actor, path: str) -> None:
     if not scoping.can(actor, Action.FINANCE, path):
@@ -134,38 +135,35 @@ def _import(job: StatementImport, progress: Progress) -> dict:
     closed: dict[tuple[int, datetime.date], bool] = {}
     staging = Staging()
 
-    def decide(chunk) -> list[tuple]:
-        """Rows to write for the chunk's new lines; lines imported before are counted, and checked
-        to be the same as then. Once a chunk held no line imported before, the statement is taken to be
+    def decide(chunk) -> tuple[list[tuple], dict, list[tuple]]:
+        """Rows to write for the chunk's new lines, and its lines imported before (to be counted, and checked
+        to be the same as then: ``count_known``). Once a chunk held no line imported before, the statement is taken to be
         new: the next chunks are not looked up first, their lines already there are found when they are
         written (``probe`` off; see ``flush``)."""
         t = time.monotonic()
-        known = existing(account.pk, [line.txn_id for line in chunk]) if state["probe"] else {}
+        known = existing(account.pk, [line[TXN_ID] for line in chunk]) if state["probe"] else {}
         if state["probe"] and not known:
             state["probe"] = False
         t = _spent(spent, "match_known", t)
+        known_lines = []
         if known:
-            count_known(known, [(line.line_no, line.txn_id, line.amount, line.booked_on) for line in chunk
-                                if line.txn_id in known])
-            chunk = [line for line in chunk if line.txn_id not in known]
-        notes, keys_of, wanted = [], [], set()
+            known_lines = [(line[LINE_NO], line[TXN_ID], line[AMOUNT], line[BOOKED_ON]) for line in chunk if line[TXN_ID] in known]
+            chunk = [line for line in chunk if line[TXN_ID] not in known]
+        wanted = set()
         for line in chunk:
-            note = normalize_note(line.description)
-            keys = candidates(note)
-            notes.append(note)
-            keys_of.append(keys)
-            wanted.update(keys)
+            wanted.update(line[KEYS])
         t = _spent(spent, "match_keys", t)
         resolver.resolve(wanted)
         t = _spent(spent, "match_lookup", t)
         decided = []
         pending_closed = set()
-        for line, keys in zip(chunk, keys_of):
+        for line in chunk:
+            keys = line[KEYS]
             payers = resolver.payers_of(keys) if keys else ()
             decided.append(payers)
             if len(payers) == 1:
                 (payer,) = payers
-                pending_closed.add((payer.unit_id, line.booked_on.replace(day=1)))
+                pending_closed.add((payer.unit_id, line[BOOKED_ON].replace(day=1)))
         missing = {k for k in pending_closed if k not in closed}
         if missing:
             months = [m for _, m in missing]
@@ -173,8 +171,8 @@ def _import(job: StatementImport, progress: Progress) -> dict:
             for key in missing:
                 closed[key] = key in found
         rows = []
-        for line, note, payers in zip(chunk, notes, decided):
-            head = (line.line_no, line.txn_id, line.booked_on, line.amount, line.description, line.payer_name)
+        for line, payers in zip(chunk, decided):
+            head = line[:6]
             if not payers:
                 rows.append(head + (UNMATCHED, NO_REFERENCE, "", "", None, None, None, None, None, None))
             elif len(payers) > 1:
@@ -184,14 +182,14 @@ def _import(job: StatementImport, progress: Progress) -> dict:
                 (payer,) = payers
                 if not payer.unit_active:
                     rows.append(head + (UNMATCHED, UNIT_DISSOLVED, "", payer.kind, payer.id, None, None, None, None, None))
-                elif closed[(payer.unit_id, line.booked_on.replace(day=1))]:
+                elif closed[(payer.unit_id, line[BOOKED_ON].replace(day=1))]:
                     rows.append(head + (UNMATCHED, CLOSED_MONTH, "", payer.kind, payer.id, None, None, None, None, None))
                 else:
                     rows.append(head + (MATCHED, "", "", "", None, payer.kind, payer.unit_id,
                                         payer.id if payer.kind == MEMBER else None, SOURCE_OF_PAYER[payer.kind],
-                                        period_in_note(note, line.booked_on)))
+                                        line[PERIOD]))
         _spent(spent, "match_decide", t)
-        return rows
+        return rows, known, known_lines
 
     totals = {"new": 0, "known": 0, "matched": 0, "queued": 0, "credit_total": 0}
     state = {"probe": True}
@@ -209,13 +207,22 @@ def _import(job: StatementImport, progress: Progress) -> dict:
                              "statement differs from the one imported before.") % {
                                "amount": f"{old_amount:,}".replace(",", "."), "date": _date_text(old_date)}, txn_id)
 
-    def flush(chunk) -> None:
-        """Match a chunk and write it (inside the one transaction); after the first error, only check."""
+    def match(chunk):
+        """What ``decide`` says of a chunk; nothing once the file has an error (the rest is only checked)."""
         if errors.count:
-            return
+            return None
         t = time.monotonic()
-        rows = decide(chunk)
+        decided = decide(chunk)
         spent["match"] += time.monotonic() - t
+        return decided
+
+    def flush(decided) -> None:
+        """Write a matched chunk (inside the one transaction)."""
+        if decided is None:
+            return
+        rows, known, known_lines = decided
+        if known_lines:
+            count_known(known, known_lines)
         if errors.count:
             return
         t = time.monotonic()
@@ -236,8 +243,9 @@ def _import(job: StatementImport, progress: Progress) -> dict:
         with transaction.atomic():  # every new line of the file, or none
             staging.create()
             rows_read = 0
-            for chunk, rows_read in _read_chunks(statement, errors, job.language or settings.LANGUAGE_CODE):
-                flush(chunk)
+            chunks = read_chunks(statement, job.language or settings.LANGUAGE_CODE, CHUNK_LINES)
+            for decided, rows_read in _matched(chunks, match, in_thread=connection.vendor == "postgresql" and parallel(statement)):
+                flush(decided)
                 progress.update(rows_done=rows_read, rows_total=max(statement.total, rows_read),
                                 phase=Phase.WRITING if not errors.count else Phase.READING)
             if rows_read == 0 and not errors.count:
@@ -288,65 +296,25 @@ class _Rollback(Exception):
     pass
 
 
-_END = object()
+def _matched(chunks, match, *, in_thread: bool):
+    """(match(chunk), lines read so far) for every chunk read. ``in_thread``: matched in a second thread, on a
+    database connection of its own, while the caller writes the chunk before (on PostgreSQL; the matching only
+    reads what other transactions committed: members, employers, references, closed months, lines imported
+    before). The chunks are read meanwhile in a third place (``reading``)."""
+    if not in_thread:
+        for chunk, read in chunks:
+            yield match(chunk), read
+        return
 
-
-def _read_chunks(statement, errors: ErrorLog, language: str):
-    """(chunk of lines, lines read so far), read and checked in a second thread.
-
-    While this thread waits for the database (matching queries, writing a chunk), the other one
-    parses the next chunk: parsing is Python work, waiting for the database releases the
-    interpreter, so the two overlap. The reading thread touches no database. A line whose bank
-    transaction ID already appeared in the file is an error (see docs/payments.md).
-    """
-    chunks: queue.Queue = queue.Queue(maxsize=2)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                chunks.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce():
+    def produce(emit):
         try:
-            with translation.override(language):
-                seen: dict[str, int] = {}
-                chunk, read = [], 0
-                for line in statement.lines:
-                    read += 1
-                    first = seen.setdefault(line.txn_id, line.line_no)
-                    if first != line.line_no:
-                        errors.add(line.line_no, _("bank transaction ID"), "duplicate_line",
-                                   _("This line repeats line %(line)s: the same bank transaction ID appears twice in one "
-                                     "file.") % {"line": first}, line.txn_id)
-                        continue
-                    chunk.append(line)
-                    if len(chunk) >= CHUNK_LINES:
-                        if not put((chunk, read)):
-                            return
-                        chunk = []
-                put((chunk, read))
-            put(_END)
-        except BaseException as exc:  # handed over to the consuming thread, which raises it
-            put(exc)
+            for chunk, read in chunks:
+                if not emit((match(chunk), read)):
+                    return
+        finally:
+            chunks.close()  # stops the reader, in this thread which iterated it
 
-    reader = threading.Thread(target=produce, name="statement-reader", daemon=True)
-    reader.start()
-    try:
-        while True:
-            item = chunks.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        reader.join()
+    yield from in_background(produce, name="statement-matcher", on_exit=lambda: connection.close())
 
 
 UNMATCHED, MATCHED = str(LineStatus.UNMATCHED), str(LineStatus.MATCHED)

@@ -1,0 +1,180 @@
+"""Reading an open statement chunk by chunk, beside the database work of the import.
+
+Each line comes out prepared for matching: ``(line_no, txn_id, booked_on, amount, description,
+payer_name, keys, period)``, where ``keys`` are the candidate keys of its normalized note and
+``period`` the month the note says it pays (``matching``). A line whose bank transaction ID already
+appeared in the file is an error (docs/payments.md).
+
+The reading runs either in a second thread (small statements: nothing to start) or, from
+``STATEMENT_PARALLEL_MIN_LINES`` lines on, in a **child process** forked from the worker: parsing
+and cutting notes into keys are Python work, and a thread shares the interpreter with the matching
+and writing of the import, while a process runs on a core of its own. The child touches no database
+(it inherits the open statement, not the use of the connections) and sends back, with each chunk,
+the line errors it found; the parent merges them into its own error log.
+"""
+
+import multiprocessing
+import queue
+import threading
+import traceback
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from congdoan.payments.matching import candidates, normalize_note, period_in_note
+from congdoan.payments.parsers import MAX_STORED_ERRORS, ErrorLog, Statement, StatementFileError
+
+_END = "end"  # the last message of a reader
+
+
+def parallel(statement: Statement) -> bool:
+    """Whether the statement is large enough (``STATEMENT_PARALLEL_MIN_LINES``, lines as estimated on opening) to
+    be read in a child process and, on PostgreSQL, matched in a thread of its own (importing.py)."""
+    return statement.total >= settings.STATEMENT_PARALLEL_MIN_LINES
+
+
+def read_chunks(statement: Statement, language: str, chunk_lines: int):
+    """(chunk of prepared lines, lines read so far), read beside the caller; line errors land in
+    ``statement.errors`` and the debit count in ``statement.debit_count``."""
+    if parallel(statement) and "fork" in multiprocessing.get_all_start_methods():
+        return _in_process(statement, language, chunk_lines)
+    return _in_thread(statement, language, chunk_lines)
+
+
+def _produce(statement: Statement, language: str, chunk_lines: int, emit) -> None:
+    """Read every line, emit(chunk, read) per chunk (emit returns False: stop)."""
+    errors = statement.errors
+    with translation.override(language):
+        seen: dict[str, int] = {}
+        chunk, read = [], 0
+        for line in statement.lines:
+            read += 1
+            first = seen.setdefault(line.txn_id, line.line_no)
+            if first != line.line_no:
+                errors.add(line.line_no, _("bank transaction ID"), "duplicate_line",
+                           _("This line repeats line %(line)s: the same bank transaction ID appears twice in one "
+                             "file.") % {"line": first}, line.txn_id)
+                continue
+            note = normalize_note(line.description)
+            chunk.append((line.line_no, line.txn_id, line.booked_on, line.amount, line.description, line.payer_name,
+                          candidates(note), period_in_note(note, line.booked_on)))
+            if len(chunk) >= chunk_lines:
+                if not emit(chunk, read):
+                    return
+                chunk = []
+        emit(chunk, read)
+
+
+# -- in a thread ------------------------------------------------------------------------------------
+def in_background(produce, *, name: str, on_exit=None):
+    """Run ``produce(emit)`` in a second thread and yield what it emits, in order (at most two items ahead).
+    ``emit(item)`` returns False once the consumer stopped (closed the generator, or failed): ``produce``
+    should return then. An exception in the thread is raised here. ``on_exit`` runs in the thread as it ends
+    (its own database connection to close, for instance)."""
+    items: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def emit(item) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run():
+        try:
+            produce(emit)
+            emit(_END)
+        except BaseException as exc:  # handed over to the consuming thread, which raises it
+            emit(exc)
+        finally:
+            if on_exit is not None:
+                on_exit()
+
+    worker = threading.Thread(target=run, name=name, daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = items.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _in_thread(statement: Statement, language: str, chunk_lines: int):
+    return in_background(lambda emit: _produce(statement, language, chunk_lines, lambda chunk, read: emit((chunk, read))),
+                         name="statement-reader")
+
+
+# -- in a child process -----------------------------------------------------------------------------
+def _child(statement: Statement, language: str, chunk_lines: int, out) -> None:
+    """The forked reader: sends ("chunk", lines, read, new error items, error count added), then
+    ("end", debit count), or ("file_error", message, code) / ("crash", trace)."""
+    errors = statement.errors
+    state = {"items": len(errors.items), "count": errors.count}
+
+    def emit(chunk, read) -> bool:
+        items, count = errors.items[state["items"]:], errors.count - state["count"]
+        state["items"], state["count"] = len(errors.items), errors.count
+        out.put(("chunk", chunk, read, items, count))
+        return True
+
+    try:
+        _produce(statement, language, chunk_lines, emit)
+        out.put((_END, statement.debit_count))
+    except StatementFileError as exc:
+        out.put(("file_error", str(exc.message), exc.code))
+    except BaseException:  # noqa: BLE001 - reported to the parent, which fails the job with it
+        out.put(("crash", traceback.format_exc()))
+    finally:
+        out.close()
+        out.join_thread()  # everything sent before the process ends
+
+
+def _in_process(statement: Statement, language: str, chunk_lines: int):
+    context = multiprocessing.get_context("fork")
+    channel = context.Queue(maxsize=3)
+    child = context.Process(target=_child, args=(statement, language, chunk_lines, channel), name="statement-reader",
+                            daemon=True)
+    child.start()
+    errors = statement.errors
+    try:
+        while True:
+            try:
+                message = channel.get(timeout=5)
+            except queue.Empty:
+                if not child.is_alive():
+                    raise RuntimeError(f"the statement reader stopped (exit code {child.exitcode})") from None
+                continue
+            kind = message[0]
+            if kind == "chunk":
+                _kind, chunk, read, items, count = message
+                merge_errors(errors, items, count)
+                yield chunk, read
+            elif kind == _END:
+                statement.debit_count = message[1]
+                return
+            elif kind == "file_error":
+                raise StatementFileError(message[1], code=message[2])
+            else:
+                raise RuntimeError(f"the statement reader failed:\n{message[1]}")
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join(timeout=10)
+        channel.close()
+        channel.cancel_join_thread()
+
+
+def merge_errors(errors: ErrorLog, items: list[dict], count: int) -> None:
+    """Add line errors found elsewhere (their stored items, and how many there were in all)."""
+    errors.items.extend(items[:max(0, MAX_STORED_ERRORS - len(errors.items))])
+    errors.count += count

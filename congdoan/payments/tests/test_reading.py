@@ -1,0 +1,113 @@
+"""Reading a statement in a child process (large statements) gives what reading it in a thread gives."""
+
+import importlib
+import multiprocessing
+
+import pytest
+from django.db import connection
+
+from congdoan.payments import importing, reading, services
+from congdoan.payments.choices import ImportStatus
+from congdoan.payments.models import Allocation, BankTransaction
+from congdoan.payments.parsers import StatementFileError
+from congdoan.payments.tests.conftest import upload, vcb_csv, vcb_row
+
+# committed data: on PostgreSQL the matching of a large statement runs on a connection of its own
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def vcb(db):
+    """The seeded layout, seeded again: a transactional test may start from a database another one emptied."""
+    from congdoan.payments.models import BankLayout
+
+    seeded = importlib.import_module("congdoan.payments.migrations.0002_seed_layouts")
+    fields = next(layout for layout in seeded.LAYOUTS if layout["bank_code"] == "VCB")
+    return BankLayout.objects.update_or_create(name=fields["name"], defaults={**fields, "header_row": 0})[0]
+
+
+def run(actor, account, content: bytes):
+    job = services.statement_import_create(actor=actor, account=account, upload=upload(content, "sao-ke.csv"), fmt="table")
+    return services.statement_import_run(job_pk=job.pk)
+
+
+@pytest.fixture
+def in_process(settings, monkeypatch):
+    """Every statement read in a child process, two lines a chunk (several messages between the processes)."""
+    settings.STATEMENT_PARALLEL_MIN_LINES = 1
+    monkeypatch.setattr(importing, "CHUNK_LINES", 2)
+    started = []
+    real, real_matched = reading._in_process, importing._matched
+    monkeypatch.setattr(reading, "_in_process", lambda *args: started.append("read in a process") or real(*args))
+    monkeypatch.setattr(importing, "_matched", lambda chunks, match, *, in_thread: (
+        started.append("matched in a thread") if in_thread else None) or real_matched(chunks, match, in_thread=in_thread))
+    yield started
+    assert not multiprocessing.active_children()  # the reader is gone, whatever happened
+
+
+def lines(p):
+    p.member_a.refresh_from_db()
+    return [vcb_row(txn="T1", note="CONG TY MAY SONG HONG NOP KPCD T5/2025 MST 2600123456"),
+            vcb_row(txn="T2", credit="120.000", note=f"Doan phi thang 6 {p.member_a.code}"),
+            vcb_row(txn="T3", credit="99.000", note="CHUYEN TIEN"),
+            vcb_row(txn="T4", credit="", debit="11.000", note="PHI DICH VU"),
+            vcb_row(txn="T5", credit="1.000.000", note="MST 2600123456 nộp kinh phí công đoàn tháng 7/2025")]
+
+
+def test_a_statement_read_in_a_child_process_is_matched_and_written_like_one_read_in_a_thread(personas, account_a,
+                                                                                               fake_ledger, in_process):
+    job = run(personas.province_a_chair, account_a, vcb_csv(lines(personas)))
+    # the matching has a thread (and a connection) of its own on PostgreSQL only
+    assert in_process == ["read in a process"] + (["matched in a thread"] if connection.vendor == "postgresql" else [])
+    assert job.status == ImportStatus.DONE, job.errors
+    assert (job.new_count, job.matched_count, job.queued_count, job.debit_count) == (4, 3, 1, 1)
+    got = sorted(Allocation.objects.values_list("transaction__bank_txn_id", "unit_id", "member_id", "source", "period", "amount"))
+    assert [row[0] for row in got] == ["T1", "T2", "T5"]
+    assert [str(row[4]) for row in got] == ["2025-05-01", "2025-06-01", "2025-07-01"]  # months read from the notes
+    assert job.posted_count == 3 and len(fake_ledger.posted) == 3
+
+
+def test_line_errors_found_in_the_child_process_are_those_a_thread_finds(personas, account_a, fake_ledger, settings,
+                                                                          monkeypatch):
+    monkeypatch.setattr(importing, "CHUNK_LINES", 2)
+    rows = lines(personas) + [vcb_row(txn="T1"), vcb_row(txn="T6", credit="0"), vcb_row(txn="T7", credit="abc"),
+                              vcb_row(txn="T2")]
+    settings.STATEMENT_PARALLEL_MIN_LINES = 10**9
+    in_thread = run(personas.province_a_chair, account_a, vcb_csv(rows))
+    settings.STATEMENT_PARALLEL_MIN_LINES = 1
+    in_child = run(personas.province_a_chair, account_a, vcb_csv(rows))
+    assert in_child.status == in_thread.status == ImportStatus.INVALID
+    assert in_child.error_count == in_thread.error_count == 4
+    assert in_child.errors == in_thread.errors
+    assert [e["code"] for e in in_child.errors] == ["duplicate_line", "amount_zero", "amount_invalid", "duplicate_line"]
+    assert not BankTransaction.objects.exists() and not fake_ledger.posted
+    assert not multiprocessing.active_children()
+
+
+def test_a_file_error_in_the_child_process_ends_the_job_with_its_message(personas, account_a, fake_ledger, in_process,
+                                                                           monkeypatch):
+    def broken(text):
+        raise StatementFileError("Tệp CSV bị lỗi gần dòng 7.", code="file_unreadable")
+
+    monkeypatch.setattr(reading, "normalize_note", broken)  # the child is forked after this: it has it too
+    job = run(personas.province_a_chair, account_a, vcb_csv(lines(personas)))
+    assert job.status == ImportStatus.INVALID
+    assert [(e["code"], e["message"]) for e in job.errors] == [("file_unreadable", "Tệp CSV bị lỗi gần dòng 7.")]
+    assert not BankTransaction.objects.exists()
+
+
+def test_a_crash_of_the_child_process_fails_the_job_and_writes_nothing(personas, account_a, fake_ledger, in_process,
+                                                                         monkeypatch):
+    calls = []
+
+    def crash(note):
+        calls.append(note)
+        if len(calls) > 3:  # after the first chunks were written
+            raise ZeroDivisionError("boom")
+        return []
+
+    monkeypatch.setattr(reading, "candidates", crash)
+    job = run(personas.province_a_chair, account_a, vcb_csv(lines(personas)))
+    assert job.status == ImportStatus.FAILED
+    assert job.errors[0]["code"] == "internal"
+    assert not BankTransaction.objects.exists() and not Allocation.objects.exists()
