@@ -10,7 +10,7 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -241,6 +241,8 @@ def _import(job: StatementImport, progress: Progress) -> dict:
     gc.disable()  # a million small objects: the cyclic collector would rescan them again and again
     try:
         with transaction.atomic():  # every new line of the file, or none
+            if connection.vendor == "postgresql" and parallel(statement):
+                _more_temp_buffers()
             staging.create()
             rows_read = 0
             chunks = read_chunks(statement, job.language or settings.LANGUAGE_CODE, CHUNK_LINES)
@@ -284,6 +286,21 @@ def _import(job: StatementImport, progress: Progress) -> dict:
             staging.drop()
         except Exception:  # noqa: BLE001 - the temporary table goes with the connection anyway
             log.warning("statement import %s: could not drop the staging table", job.pk, exc_info=True)
+
+
+#: memory for the temporary tables of a large import (PostgreSQL's default, 8 MB, sends the posting's tables of
+#: a million receipts to disk between its passes); taken as needed, returned when the worker's connection closes
+TEMP_BUFFERS = "512MB"
+
+
+def _more_temp_buffers() -> None:
+    """Raise ``temp_buffers`` for this transaction, when the session has not used a temporary table yet
+    (PostgreSQL refuses the change after that: the import then runs with what the session has)."""
+    try:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(f"SET LOCAL temp_buffers = '{TEMP_BUFFERS}'")
+    except DatabaseError:
+        log.info("temp_buffers not raised: this session already used temporary tables")
 
 
 def _spent(spent: dict, name: str, started: float) -> float:

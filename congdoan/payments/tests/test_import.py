@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+from django.db import connection, transaction
 
 from congdoan.audit.models import AuditEntry
 from congdoan.core.testing import make_member
@@ -256,3 +257,29 @@ def test_the_task_runs_the_job_after_commit(personas, account_a, fake_ledger, dj
                                                upload=upload(vcb_csv([vcb_row()]), "s.csv"), fmt="table")
     job.refresh_from_db()
     assert job.status == ImportStatus.DONE and job.posted_count == 1
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+@pytest.mark.django_db(transaction=True)
+def test_a_large_import_asks_for_more_temporary_buffers_when_the_session_still_may():
+    """temp_buffers can change only before a session's first temporary table: raised then, and after that the import
+    goes on with what the session has (no error, nothing undone)."""
+    from congdoan.payments import importing
+
+    def temp_buffers():
+        with connection.cursor() as cur:
+            cur.execute("SHOW temp_buffers")
+            return cur.fetchone()[0]
+
+    connection.close()  # a session of its own: the test database's may have used temporary tables
+    with transaction.atomic():
+        importing._more_temp_buffers()
+        assert temp_buffers() == importing.TEMP_BUFFERS
+        with connection.cursor() as cur:
+            cur.execute("CREATE TEMPORARY TABLE t_used (x int)")
+            cur.execute("INSERT INTO t_used VALUES (1)")
+    with transaction.atomic():
+        importing._more_temp_buffers()  # too late for this session: refused by PostgreSQL, and nothing else undone
+        with connection.cursor() as cur:
+            cur.execute("SELECT x FROM t_used")
+            assert cur.fetchone() == (1,)
