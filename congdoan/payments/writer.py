@@ -1,17 +1,19 @@
 """Writing an imported statement, a chunk at a time, inside the import's one transaction.
 
-Which lines the account already has is asked once per chunk by their bank transaction IDs
-(``existing``, one indexed lookup per ID). The new lines are staged in a temporary table
-(PostgreSQL COPY, SQLite executemany) and moved to the lines table by one INSERT … SELECT …
-RETURNING, which hands back their ids; the allocations of the matched ones are then loaded
-directly. No statement joins the staged chunk to the (large) lines table, so the cost per chunk
-stays flat however many lines the table holds.
-"""
+On PostgreSQL a chunk's lines are COPYed straight into the lines table, with ids drawn from its
+sequence, and their allocations after them; when one of the lines is already there (the unique
+index of bank account + bank transaction ID stops the COPY), the chunk's savepoint is undone and the
+chunk goes the other way, the one SQLite always takes: the lines are staged in a temporary table
+(COPY / executemany) and moved to the lines table by one INSERT … SELECT … ON CONFLICT DO NOTHING
+RETURNING, which hands back the ids of those written; the lines it skips come back to the caller.
+No statement joins the chunk to the (large) lines table, so the cost per chunk stays flat however
+many lines the table holds. Which lines the account already has can also be asked by their bank
+transaction IDs (``existing``, one indexed lookup per ID)."""
 
 import datetime
 import uuid
 
-from django.db import connection
+from django.db import connection, transaction
 
 STAGE_COLUMNS = [
     ("line_no", "integer"), ("txn_id", "varchar(64)"), ("booked_on", "date"), ("amount", "bigint"),
@@ -76,6 +78,13 @@ class Staging:
         ``skipped`` [(line number, bank transaction ID, amount, date)], without allocation nor count."""
         if not rows:
             return {"new": 0, "matched": 0, "queued": 0, "credit_total": 0, "skipped": []}
+        if self.pg:
+            try:
+                with transaction.atomic():  # a savepoint: a line the account already has undoes the direct write
+                    return self._write_direct(rows, account_id=account_id, job_id=job_id, now=now, posted=posted)
+            except Exception as exc:  # noqa: BLE001 - only the unique bank ID is expected; anything else is raised
+                if not _line_already_there(exc):
+                    raise
         width = len(STAGE_COLUMNS)
         db_now = connection.ops.adapt_datetimefield_value(now)
         with connection.cursor() as cur:
@@ -102,6 +111,38 @@ class Staging:
         return {"new": len(ids), "matched": len(allocations), "queued": len(ids) - len(allocations),
                 "credit_total": sum(row[3] for row in rows if row[1] in ids), "skipped": skipped}
 
+    def _write_direct(self, rows: list[tuple], *, account_id: int, job_id: int, now: datetime.datetime, posted: bool) -> dict:
+        """PostgreSQL: the lines COPYed straight into their table with ids drawn from its sequence (no staging
+        table, no INSERT … SELECT), then their allocations. A line the account already has stops the COPY at its
+        unique index: the caller then writes the chunk through the staging table, which finds it."""
+        width = len(STAGE_COLUMNS)
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT nextval(pg_get_serial_sequence('{LINE_TABLE}', 'id')) FROM generate_series(1, %s)", [len(rows)])
+            ids = [pk for (pk,) in cur.fetchall()]
+            with cur.cursor.copy(f"COPY {LINE_TABLE} (id, bank_account_id, statement_import_id, bank_txn_id, booked_on, amount, "
+                                 "description, payer_name, line_no, status, reason, reason_detail, suggested_kind, suggested_id, "
+                                 "matched_by, decided_at) FROM STDIN") as copy:
+                for pk, row in zip(ids, rows):
+                    matched = row[6] == "matched"
+                    copy.write_row((pk, account_id, job_id, row[1], row[2], row[3], row[4], row[5], row[0], row[6], row[7],
+                                    row[8], row[9], row[10], "auto" if matched else "", now if matched else None))
+            allocations = [
+                (pk, 1, row[width], row[width + 1], row[width + 2], row[width + 3], row[width + 4], row[2], row[3], "auto", now,
+                 now if posted else None)
+                for pk, row in zip(ids, rows) if row[6] == "matched"]
+            self._copy(cur, ALLOCATION_TABLE, ALLOCATION_COLUMNS, allocations)
+        return {"new": len(rows), "matched": len(allocations), "queued": len(rows) - len(allocations),
+                "credit_total": sum(row[3] for row in rows), "skipped": []}
+
     def drop(self) -> None:
         with connection.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+
+def _line_already_there(exc: Exception) -> bool:
+    """Whether a write stopped at the unique index of (bank account, bank transaction ID)."""
+    for error in (exc, exc.__cause__):
+        diag = getattr(error, "diag", None)
+        if diag is not None and getattr(error, "sqlstate", None) == "23505":
+            return diag.constraint_name == "payments_line_unique_bank_id"
+    return False
