@@ -245,7 +245,7 @@ def _import(job: StatementImport, progress: Progress) -> dict:
                 _more_temp_buffers()
             staging.create()
             rows_read = 0
-            chunks = read_chunks(statement, job.language or settings.LANGUAGE_CODE, CHUNK_LINES)
+            chunks = read_chunks(statement, job.language or settings.LANGUAGE_CODE, CHUNK_LINES, resolver.key_filter())
             for decided, rows_read in _matched(chunks, match, in_thread=connection.vendor == "postgresql" and parallel(statement)):
                 flush(decided)
                 progress.update(rows_done=rows_read, rows_total=max(statement.total, rows_read),

@@ -110,6 +110,14 @@ class Resolver:
             self._employers = {k: tuple(v) for k, v in index.items()}
         return self._employers
 
+    def key_filter(self):
+        """A test of a candidate key: can it name a payer? Only tax codes are all digits (member codes and
+        references hold letters), so an all-digit key that is no employer's tax code names nobody: the bank's own
+        numbers in a note ("MBVCB.8812345678.123456.") are dropped before they are looked up. Loads the
+        employers (in the process that reads, before it forks its reader)."""
+        employers = self._employer_index()
+        return lambda key: not key.isdigit() or key in employers
+
     def resolve(self, keys: set[str]) -> None:
         """Look up the keys not seen yet."""
         new = [k for k in keys if k not in self.seen]

@@ -34,15 +34,16 @@ def parallel(statement: Statement) -> bool:
     return statement.total >= settings.STATEMENT_PARALLEL_MIN_LINES
 
 
-def read_chunks(statement: Statement, language: str, chunk_lines: int):
+def read_chunks(statement: Statement, language: str, chunk_lines: int, useful=None):
     """(chunk of prepared lines, lines read so far), read beside the caller; line errors land in
-    ``statement.errors`` and the debit count in ``statement.debit_count``."""
+    ``statement.errors`` and the debit count in ``statement.debit_count``. ``useful(key)``: whether a
+    candidate key is kept (``Resolver.key_filter``)."""
     if parallel(statement) and "fork" in multiprocessing.get_all_start_methods():
-        return _in_process(statement, language, chunk_lines)
-    return _in_thread(statement, language, chunk_lines)
+        return _in_process(statement, language, chunk_lines, useful)
+    return _in_thread(statement, language, chunk_lines, useful)
 
 
-def _produce(statement: Statement, language: str, chunk_lines: int, emit) -> None:
+def _produce(statement: Statement, language: str, chunk_lines: int, emit, useful=None) -> None:
     """Read every line, emit(chunk, read) per chunk (emit returns False: stop)."""
     errors = statement.errors
     with translation.override(language):
@@ -57,8 +58,11 @@ def _produce(statement: Statement, language: str, chunk_lines: int, emit) -> Non
                              "file.") % {"line": first}, line.txn_id)
                 continue
             note = normalize_note(line.description)
+            keys = candidates(note)
+            if useful is not None:
+                keys = [key for key in keys if useful(key)]
             chunk.append((line.line_no, line.txn_id, line.booked_on, line.amount, line.description, line.payer_name,
-                          candidates(note), period_in_note(note, line.booked_on)))
+                          keys, period_in_note(note, line.booked_on)))
             if len(chunk) >= chunk_lines:
                 if not emit(chunk, read):
                     return
@@ -109,13 +113,13 @@ def in_background(produce, *, name: str, on_exit=None):
         worker.join()
 
 
-def _in_thread(statement: Statement, language: str, chunk_lines: int):
-    return in_background(lambda emit: _produce(statement, language, chunk_lines, lambda chunk, read: emit((chunk, read))),
-                         name="statement-reader")
+def _in_thread(statement: Statement, language: str, chunk_lines: int, useful):
+    return in_background(lambda emit: _produce(statement, language, chunk_lines, lambda chunk, read: emit((chunk, read)),
+                                               useful), name="statement-reader")
 
 
 # -- in a child process -----------------------------------------------------------------------------
-def _child(statement: Statement, language: str, chunk_lines: int, out) -> None:
+def _child(statement: Statement, language: str, chunk_lines: int, useful, out) -> None:
     """The forked reader: sends ("chunk", lines, read, new error items, error count added), then
     ("end", debit count), or ("file_error", message, code) / ("crash", trace)."""
     errors = statement.errors
@@ -128,7 +132,7 @@ def _child(statement: Statement, language: str, chunk_lines: int, out) -> None:
         return True
 
     try:
-        _produce(statement, language, chunk_lines, emit)
+        _produce(statement, language, chunk_lines, emit, useful)
         out.put((_END, statement.debit_count))
     except StatementFileError as exc:
         out.put(("file_error", str(exc.message), exc.code))
@@ -139,10 +143,10 @@ def _child(statement: Statement, language: str, chunk_lines: int, out) -> None:
         out.join_thread()  # everything sent before the process ends
 
 
-def _in_process(statement: Statement, language: str, chunk_lines: int):
+def _in_process(statement: Statement, language: str, chunk_lines: int, useful):
     context = multiprocessing.get_context("fork")
     channel = context.Queue(maxsize=3)
-    child = context.Process(target=_child, args=(statement, language, chunk_lines, channel), name="statement-reader",
+    child = context.Process(target=_child, args=(statement, language, chunk_lines, useful, channel), name="statement-reader",
                             daemon=True)
     child.start()
     errors = statement.errors

@@ -42,3 +42,20 @@ def test_candidate_keys(note, present, absent):
 ])
 def test_period_in_note(note, month):
     assert period_in_note(normalize_note(note), datetime.date(2025, 6, 12)) == month
+
+
+@pytest.mark.django_db
+def test_an_all_digit_key_is_kept_only_when_it_is_an_employers_tax_code(personas):
+    """The bank's own numbers in a note are dropped before any look-up; tax codes, member codes and references
+    (which hold letters) are kept, and the line still finds its payer."""
+    from congdoan.payments.matching import Resolver
+
+    resolver = Resolver()
+    useful = resolver.key_filter()
+    keys = candidates(normalize_note("MBVCB.8812345678.123456.CONG TY NOP KPCD MST 2600123456 DV0000000001 KP0000004271"))
+    kept = [key for key in keys if useful(key)]
+    assert "2600123456" in kept and "DV0000000001" in kept and "KP0000004271" in kept
+    assert "8812345678" not in kept and "123456" not in kept
+    assert "MBVCB8812345678" in kept  # letters: could be a member code, looked up
+    resolver.resolve(set(kept))
+    assert [p.unit_id for p in resolver.payers_of(["2600123456"])] == [personas.grassroots_a.pk]
