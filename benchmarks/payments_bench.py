@@ -140,7 +140,8 @@ def worker(path: str):
               f"look-ups {t.get('match_lookup_seconds', 0):.1f} s, decisions {t.get('match_decide_seconds', 0):.1f} s")
         print(f"{label}_write_seconds: {t.get('write_seconds', 0):.1f} s (stage, check, insert lines and allocations)")
         print(f"{label}_post_seconds: {t.get('post_seconds', 0):.1f} s (posted {job.posted_count} receipts in bulk, inside the "
-              f"import's transaction)")
+              f"import's transaction, in {t.get('post_batches', 0)} batches: all but the last while the next lines are read)")
+        print(f"{label}_post_after_reading_seconds: {t.get('post_rest_seconds', 0):.1f} s (the last batch, after the reading)")
         for stage, what in (("stage", "allocations staged"), ("prepare", "units, rules, accounts"),
                             ("decide", "decisions and splits, one CREATE TABLE AS"),
                             ("groups", "summary transactions: one per union, day, source and account"),

@@ -11,6 +11,7 @@ import uuid
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -192,7 +193,7 @@ def _import(job: StatementImport, progress: Progress) -> dict:
         return rows, known, known_lines
 
     totals = {"new": 0, "known": 0, "matched": 0, "queued": 0, "credit_total": 0}
-    state = {"probe": True}
+    state = {"probe": True, "day": None, "line": 0}
     spent = {"match": 0.0, "write": 0.0, "match_known": 0.0, "match_keys": 0.0, "match_lookup": 0.0, "match_decide": 0.0}
 
     def count_known(before: dict, lines) -> None:
@@ -228,6 +229,12 @@ def _import(job: StatementImport, progress: Progress) -> dict:
         t = time.monotonic()
         written = staging.write(rows, account_id=account.pk, job_id=job.pk, now=now, posted=post_now)
         skipped = written.pop("skipped")
+        last_id = written.pop("last_id")
+        if written["new"]:
+            days = [row[2] for row in rows]
+            state["line"] = max(state["line"], last_id)
+            state["day"] = max(state["day"] or datetime.date.min, max(days))
+            posting.written(written["new"], min(days))
         for key, value in written.items():
             totals[key] += value
         if skipped:  # lines imported before (or meanwhile by another import): counted, and checked to be the same
@@ -237,6 +244,7 @@ def _import(job: StatementImport, progress: Progress) -> dict:
 
     now = timezone.now()
     post_now = ledger.available()  # the allocations are written as posted: the import posts them before it commits
+    posting = _Posting(job, importer, now)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a million small objects: the cyclic collector would rescan them again and again
     try:
@@ -246,8 +254,14 @@ def _import(job: StatementImport, progress: Progress) -> dict:
             staging.create()
             rows_read = 0
             chunks = read_chunks(statement, job.language or settings.LANGUAGE_CODE, CHUNK_LINES, resolver.key_filter())
-            for decided, rows_read in _matched(chunks, match, in_thread=connection.vendor == "postgresql" and parallel(statement)):
+            in_batches = post_now and _in_batches(statement)
+            batch_at = POST_EVERY_LINES
+            for decided, rows_read in _matched(chunks, match, in_thread=connection.vendor == "postgresql" and parallel(statement),
+                                               ahead=max(2, POST_EVERY_LINES // CHUNK_LINES) if in_batches else 2):
                 flush(decided)
+                if in_batches and not errors.count and totals["new"] >= batch_at and totals["matched"]:
+                    posting.batch(day=state["day"], line=state["line"])  # the days before the latest one written
+                    batch_at = totals["new"] + POST_EVERY_LINES
                 progress.update(rows_done=rows_read, rows_total=max(statement.total, rows_read),
                                 phase=Phase.WRITING if not errors.count else Phase.READING)
             if rows_read == 0 and not errors.count:
@@ -261,8 +275,8 @@ def _import(job: StatementImport, progress: Progress) -> dict:
             if totals["matched"] and post_now:
                 progress.update(force=True, phase=Phase.POSTING)
                 t = time.monotonic()
-                posted = _post_job(job=job, actor=importer, now=now, new_lines=totals["new"])
-                timings.update(post_seconds=round(time.monotonic() - t, 3), **posted.pop("timings", {}))
+                posted = posting.rest()
+                timings.update(**posted.pop("timings"), post_rest_seconds=round(time.monotonic() - t, 3))
             audit_record(actor=importer, action="payments.statement_imported", obj=job, unit_path=account.unit.path, changes={
                 "file": job.original_name, "file_sha256": job.file_sha256, "lines": rows_read, "new": totals["new"],
                 "already_imported": totals["known"], "matched": totals["matched"], "queued": totals["queued"],
@@ -313,11 +327,12 @@ class _Rollback(Exception):
     pass
 
 
-def _matched(chunks, match, *, in_thread: bool):
+def _matched(chunks, match, *, in_thread: bool, ahead: int = 2):
     """(match(chunk), lines read so far) for every chunk read. ``in_thread``: matched in a second thread, on a
     database connection of its own, while the caller writes the chunk before (on PostgreSQL; the matching only
     reads what other transactions committed: members, employers, references, closed months, lines imported
-    before). The chunks are read meanwhile in a third place (``reading``)."""
+    before). The chunks are read meanwhile in a third place (``reading``). ``ahead``: how many matched chunks may
+    wait for the writer (enough to go on matching while a batch is posted)."""
     if not in_thread:
         for chunk, read in chunks:
             yield match(chunk), read
@@ -331,7 +346,7 @@ def _matched(chunks, match, *, in_thread: bool):
         finally:
             chunks.close()  # stops the reader, in this thread which iterated it
 
-    yield from in_background(produce, name="statement-matcher", on_exit=lambda: connection.close())
+    yield from in_background(produce, name="statement-matcher", on_exit=lambda: connection.close(), ahead=ahead)
 
 
 UNMATCHED, MATCHED = str(LineStatus.UNMATCHED), str(LineStatus.MATCHED)
@@ -347,20 +362,83 @@ def _date_text(value) -> str:
 
 
 # -- posting to the ledger ------------------------------------------------------------------------
-def _post_job(*, job: StatementImport, actor, now, new_lines: int = 0) -> dict:
-    """Post the receipts of the lines this import matched, all at once, inside the import's transaction
-    (the statement and its receipts are written together or not at all). A receipt the ledger refuses
-    (an upper level's closed month, a dissolved union…) sends its line back to the queue with the ledger's
-    reason, as when receipts were posted one by one. The allocations were written as posted (one UPDATE of
-    a million rows less); those the ledger does not post are unmarked. While the ledger is not available
-    the allocations wait for the periodic task."""
-    if connection.vendor == "postgresql" and new_lines >= ANALYZE_AFTER:
-        # the planner's statistics still describe the tables before this import: with them it finds the job's
-        # allocations by one index probe per line into every unposted allocation (quadratic); refresh them
-        with connection.cursor() as cur:
-            cur.execute(f"ANALYZE {BankTransaction._meta.db_table}, {Allocation._meta.db_table}")
-    allocations = Allocation.objects.filter(transaction__statement_import_id=job.pk, transaction__bank_account_id=job.bank_account_id)
-    return _post(actor=actor, allocations=allocations, now=now, marked=True)
+class _Posting:
+    """The receipts of the lines an import matched, posted inside the import's transaction (the statement and
+    its receipts are written together or not at all). A receipt the ledger refuses (an upper level's closed
+    month, a dissolved union…) sends its line back to the queue with the ledger's reason, as when receipts
+    were posted one by one. The allocations were written as posted (one UPDATE of a million rows less); those
+    the ledger does not post are unmarked. While the ledger is not available the allocations wait for the
+    periodic task.
+
+    A large import posts in **batches while it reads** (``batch``): every ``POST_EVERY_LINES`` new lines, the
+    days before the latest one written so far, so that the database posts while the next lines are read and
+    matched; ``rest`` posts what is left at the end. A batch takes the lines written up to then (line id ≤
+    ``line``) dated before ``day``, less what an earlier batch took: each allocation is posted once, in the
+    first batch that covers it. In a statement sorted by date (banks export them so) every day is posted
+    whole, in one batch, and the summary transactions are those of posting all at once (one per province,
+    day, source and account); a line dated before a day already posted is posted in the next batch."""
+
+    def __init__(self, job: StatementImport, actor, now):
+        self.job, self.actor, self.now = job, actor, now
+        self.day: datetime.date | None = None  # earlier batches took the lines up to id ``line`` dated before ``day``
+        self.line = 0
+        self.unanalysed = 0
+        self.earliest: datetime.date | None = None
+        self.totals = {"posted": 0, "refused": 0}
+        self.timings: dict[str, float] = {}
+        self.batches = 0
+
+    def written(self, lines: int, earliest: datetime.date) -> None:
+        """``lines`` new lines were written, the earliest dated ``earliest``."""
+        self.unanalysed += lines
+        self.earliest = min(self.earliest or earliest, earliest)
+
+    def batch(self, *, day: datetime.date, line: int) -> None:
+        """Post the lines up to id ``line`` dated before ``day`` that no batch took yet."""
+        if self.day is not None and day <= self.day:
+            return  # no new day begun since the last batch
+        if self.day is None and (self.earliest is None or self.earliest >= day):
+            return  # every line written so far is of the latest day
+        self.earliest = None
+        self._post(self._remaining().filter(transaction_id__lte=line, paid_on__lt=day))
+        self.day, self.line = day, line
+
+    def rest(self) -> dict:
+        """Post what no batch took; the counts and timings of all batches."""
+        self._post(self._remaining())
+        return {**self.totals, "timings": {**{k: round(v, 3) for k, v in self.timings.items()}, "post_batches": self.batches}}
+
+    def _remaining(self):
+        allocations = Allocation.objects.filter(transaction__statement_import_id=self.job.pk,
+                                                transaction__bank_account_id=self.job.bank_account_id)
+        if self.day is not None:
+            allocations = allocations.filter(Q(transaction_id__gt=self.line) | Q(paid_on__gte=self.day))
+        return allocations
+
+    def _post(self, allocations) -> None:
+        if connection.vendor == "postgresql" and self.unanalysed >= ANALYZE_AFTER:
+            # the planner's statistics still describe the tables before these lines: with them it finds the job's
+            # allocations by one index probe per line into every unposted allocation (quadratic); refresh them
+            with connection.cursor() as cur:
+                cur.execute(f"ANALYZE {BankTransaction._meta.db_table}, {Allocation._meta.db_table}")
+            self.unanalysed = 0
+        started = time.monotonic()
+        result = _post(actor=self.actor, allocations=allocations, now=self.now, marked=True)
+        self.batches += 1
+        self.totals["posted"] += result["posted"]
+        self.totals["refused"] += result["refused"]
+        for name, value in {**result.get("timings", {}), "post_seconds": time.monotonic() - started}.items():
+            self.timings[name] = self.timings.get(name, 0) + value
+
+
+#: a large import posts its receipts in batches of about this many lines while it reads (``_Posting``)
+POST_EVERY_LINES = 250_000
+
+
+def _in_batches(statement) -> bool:
+    """Whether an import posts its receipts in batches while it reads: a large statement (``parallel``), whose
+    lines are read and matched elsewhere meanwhile."""
+    return parallel(statement)
 
 
 #: new lines from which an import refreshes the planner's statistics before posting (PostgreSQL)

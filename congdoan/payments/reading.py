@@ -71,12 +71,12 @@ def _produce(statement: Statement, language: str, chunk_lines: int, emit, useful
 
 
 # -- in a thread ------------------------------------------------------------------------------------
-def in_background(produce, *, name: str, on_exit=None):
-    """Run ``produce(emit)`` in a second thread and yield what it emits, in order (at most two items ahead).
+def in_background(produce, *, name: str, on_exit=None, ahead: int = 2):
+    """Run ``produce(emit)`` in a second thread and yield what it emits, in order (at most ``ahead`` items ahead).
     ``emit(item)`` returns False once the consumer stopped (closed the generator, or failed): ``produce``
     should return then. An exception in the thread is raised here. ``on_exit`` runs in the thread as it ends
     (its own database connection to close, for instance)."""
-    items: queue.Queue = queue.Queue(maxsize=2)
+    items: queue.Queue = queue.Queue(maxsize=ahead)
     stop = threading.Event()
 
     def emit(item) -> bool:

@@ -75,9 +75,10 @@ class Staging:
         the allocations of those matched; return the counts. ``posted``: the allocations are written as
         posted at ``now`` (the import posts them before its transaction commits, and unmarks any it cannot).
         A line the account already has (same bank transaction ID) is not written: it comes back in
-        ``skipped`` [(line number, bank transaction ID, amount, date)], without allocation nor count."""
+        ``skipped`` [(line number, bank transaction ID, amount, date)], without allocation nor count; ``last_id``:
+        the largest id of the lines written."""
         if not rows:
-            return {"new": 0, "matched": 0, "queued": 0, "credit_total": 0, "skipped": []}
+            return {"new": 0, "matched": 0, "queued": 0, "credit_total": 0, "skipped": [], "last_id": 0}
         if self.pg:
             try:
                 with transaction.atomic():  # a savepoint: a line the account already has undoes the direct write
@@ -109,7 +110,8 @@ class Staging:
                 allocations = [a[:-2] + (db_now, db_now if posted else None) for a in allocations]
             self._copy(cur, ALLOCATION_TABLE, ALLOCATION_COLUMNS, allocations)
         return {"new": len(ids), "matched": len(allocations), "queued": len(ids) - len(allocations),
-                "credit_total": sum(row[3] for row in rows if row[1] in ids), "skipped": skipped}
+                "credit_total": sum(row[3] for row in rows if row[1] in ids), "skipped": skipped,
+                "last_id": max(ids.values(), default=0)}
 
     def _write_direct(self, rows: list[tuple], *, account_id: int, job_id: int, now: datetime.datetime, posted: bool) -> dict:
         """PostgreSQL: the lines COPYed straight into their table with ids drawn from its sequence (no staging
@@ -132,7 +134,7 @@ class Staging:
                 for pk, row in zip(ids, rows) if row[6] == "matched"]
             self._copy(cur, ALLOCATION_TABLE, ALLOCATION_COLUMNS, allocations)
         return {"new": len(rows), "matched": len(allocations), "queued": len(rows) - len(allocations),
-                "credit_total": sum(row[3] for row in rows), "skipped": []}
+                "credit_total": sum(row[3] for row in rows), "skipped": [], "last_id": max(ids)}
 
     def drop(self) -> None:
         with connection.cursor() as cur:

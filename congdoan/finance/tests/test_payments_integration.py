@@ -164,3 +164,42 @@ def test_arrears_report_mixes_employers_with_reliefs_correctly(p, declare):
     # the suspended fees fall due in April: nothing is older than 3 months
     assert rows[p.grassroots_a2.pk].buckets == {"upto3": 1_200_000} and rows[p.grassroots_a2.pk].owed_total == 1_200_000
     assert report["totals"]["arrears"] == 2_400_000 and report["totals"]["in_arrears"] == 2
+
+
+def test_posting_in_batches_while_reading_gives_the_summaries_of_posting_at_once(p, monkeypatch):
+    """A sorted statement posted in batches (days before the latest written) makes the same summary transactions,
+    with the same lines, as the same statement posted all at once at the end."""
+    from congdoan.payments import importing
+
+    p.member_a.refresh_from_db()
+    fee, dues = "CONG TY MAY SONG HONG NOP KPCD MST 2600123456", f"Doan phi {p.member_a.code}"
+    reference_a2 = payment_reference_for(kind="employer", payer_id=p.grassroots_a2.pk)
+
+    def rows(prefix):
+        return [vcb_row(txn=f"{prefix}{i}", date=day, credit=credit, note=note) for i, (day, credit, note) in enumerate([
+            ("02/06/2025", "1.500.000", fee), ("02/06/2025", "120.000", dues), ("03/06/2025", "700.001", f"KPCD {reference_a2}"),
+            ("03/06/2025", "99.999", fee), ("03/06/2025", "50.000", dues), ("04/06/2025", "1.000.000", fee),
+            ("05/06/2025", "333.333", f"KPCD {reference_a2}"), ("05/06/2025", "1", dues)])]
+
+    def summaries(job):
+        out = []
+        for txn in Transaction.objects.filter(receipts__transaction__isnull=False, external_id__startswith="receipts:").filter(
+                receipts__external_id__in=[f"bank:{pk}:1" for pk in BankTransaction.objects.filter(
+                    statement_import=job).values_list("pk", flat=True)]).distinct().order_by("date", "memo"):
+            lines = sorted(txn.entries.values_list("unit__code", "account__code", "debit", "credit"))
+            out.append((txn.date, txn.memo, txn.unit_id, txn.amount, lines))
+        return out
+
+    at_once = run(p.province_a_chair, BankAccount.objects.create(
+        unit=p.province_a, bank_name="Vietcombank", account_number="0011004123456", layout=BankLayout.objects.get(bank_code="VCB")),
+        rows("A"))
+    monkeypatch.setattr(importing, "_in_batches", lambda statement: True)
+    monkeypatch.setattr(importing, "CHUNK_LINES", 2)
+    monkeypatch.setattr(importing, "POST_EVERY_LINES", 2)
+    in_batches = run(p.province_a_chair, BankAccount.objects.create(
+        unit=p.province_a, bank_name="Vietcombank", account_number="0011004999999", layout=BankLayout.objects.get(bank_code="VCB")),
+        rows("B"))
+    assert at_once.status == in_batches.status == ImportStatus.DONE
+    assert at_once.posted_count == in_batches.posted_count == 8
+    assert at_once.timings["post_batches"] == 1 and in_batches.timings["post_batches"] > 1
+    assert summaries(in_batches) == summaries(at_once) and len(summaries(at_once)) == 7  # 4 days; fees each day, dues on 3

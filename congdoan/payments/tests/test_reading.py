@@ -39,8 +39,9 @@ def in_process(settings, monkeypatch):
     started = []
     real, real_matched = reading._in_process, importing._matched
     monkeypatch.setattr(reading, "_in_process", lambda *args: started.append("read in a process") or real(*args))
-    monkeypatch.setattr(importing, "_matched", lambda chunks, match, *, in_thread: (
-        started.append("matched in a thread") if in_thread else None) or real_matched(chunks, match, in_thread=in_thread))
+    monkeypatch.setattr(importing, "_matched", lambda chunks, match, *, in_thread, ahead: (
+        started.append("matched in a thread") if in_thread else None) or real_matched(chunks, match, in_thread=in_thread,
+                                                                                      ahead=ahead))
     yield started
     assert not multiprocessing.active_children()  # the reader is gone, whatever happened
 
@@ -111,3 +112,34 @@ def test_a_crash_of_the_child_process_fails_the_job_and_writes_nothing(personas,
     assert job.status == ImportStatus.FAILED
     assert job.errors[0]["code"] == "internal"
     assert not BankTransaction.objects.exists() and not Allocation.objects.exists()
+
+
+def test_a_large_import_posts_in_batches_while_it_reads_and_each_receipt_once(personas, account_a, fake_ledger, in_process,
+                                                                               monkeypatch):
+    """Every two new lines, the days before the latest one written are posted; a line dated before a day already
+    posted (the file is not sorted there) goes with the next batch; the rest at the end. Nothing twice, nothing left."""
+    from congdoan.payments import ledger
+
+    monkeypatch.setattr(importing, "POST_EVERY_LINES", 2)
+    batches = []
+    real_post = importing._post
+    monkeypatch.setattr(importing, "_post", lambda **kw: batches.append(sorted(
+        kw["allocations"].values_list("transaction__bank_txn_id", flat=True))) or real_post(**kw))
+    calls = []
+    real_receipt = ledger.post_receipt
+    monkeypatch.setattr(ledger, "post_receipt", lambda **kw: calls.append(kw["allocation"].external_id) or real_receipt(**kw))
+    fee = "CONG TY MAY SONG HONG NOP KPCD MST 2600123456"
+    rows = [vcb_row(txn="T1", date="02/06/2025", note=fee), vcb_row(txn="T2", date="02/06/2025", note=fee),
+            vcb_row(txn="T3", date="03/06/2025", note=fee), vcb_row(txn="T4", date="04/06/2025", note=fee),
+            vcb_row(txn="T5", date="02/06/2025", note=fee),  # before a day posted already
+            vcb_row(txn="T6", date="04/06/2025", note="CHUYEN TIEN"), vcb_row(txn="T7", date="05/06/2025", note=fee),
+            vcb_row(txn="T8", date="06/06/2025", note=fee)]
+    job = run(personas.province_a_chair, account_a, vcb_csv(rows))
+    assert job.status == ImportStatus.DONE, job.errors
+    assert (job.matched_count, job.posted_count) == (7, 7)
+    # chunks of two lines, a batch every two new lines when a new day began: the days before the latest one (T5,
+    # dated before a day already posted, with the next batch); the rest at the end
+    assert batches == [["T1", "T2", "T3"], ["T4", "T5", "T7"], ["T8"]]
+    assert sorted(calls) == sorted(set(calls)) and len(calls) == 7
+    assert not Allocation.objects.filter(posted_at__isnull=True).exists()
+    assert job.timings["post_batches"] == 3
