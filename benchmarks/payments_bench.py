@@ -137,7 +137,8 @@ def worker(path: str):
               f"parsed in a second thread meanwhile)")
         print(f"{label}_match_seconds: {t.get('match_seconds', 0):.1f} s (normalize, find keys, look them up, decide)")
         print(f"{label}_match_parts: known lines {t.get('match_known_seconds', 0):.1f} s, keys {t.get('match_keys_seconds', 0):.1f} s, "
-              f"look-ups {t.get('match_lookup_seconds', 0):.1f} s, decisions {t.get('match_decide_seconds', 0):.1f} s")
+              f"look-ups {t.get('match_lookup_seconds', 0):.1f} s, decisions {t.get('match_decide_seconds', 0):.1f} s, "
+              f"COPY text prepared {t.get('match_prepare_seconds', 0):.1f} s")
         print(f"{label}_write_seconds: {t.get('write_seconds', 0):.1f} s (stage, check, insert lines and allocations)")
         print(f"{label}_post_seconds: {t.get('post_seconds', 0):.1f} s (posted {job.posted_count} receipts in bulk, inside the "
               f"import's transaction, in {t.get('post_batches', 0)} batches: all but the last while the next lines are read)")

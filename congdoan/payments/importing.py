@@ -29,7 +29,7 @@ from congdoan.payments.matching import Resolver
 from congdoan.payments.models import Allocation, BankAccount, BankLayout, BankTransaction, StatementImport
 from congdoan.payments.parsers import StatementFileError, open_statement
 from congdoan.payments.reading import in_background, parallel, read_chunks
-from congdoan.payments.writer import Staging, existing
+from congdoan.payments.writer import Direct, Staging, draw_line_ids, existing, prepare_direct
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def _import(job: StatementImport, progress: Progress) -> dict:
     closed: dict[tuple[int, datetime.date], bool] = {}
     staging = Staging()
 
-    def decide(chunk) -> tuple[list[tuple], dict, list[tuple]]:
+    def decide(chunk) -> tuple[list[tuple], dict, list[tuple], Direct | None]:
         """Rows to write for the chunk's new lines, and its lines imported before (to be counted, and checked
         to be the same as then: ``count_known``). Once a chunk held no line imported before, the statement is taken to be
         new: the next chunks are not looked up first, their lines already there are found when they are
@@ -189,12 +189,18 @@ def _import(job: StatementImport, progress: Progress) -> dict:
                     rows.append(head + (MATCHED, "", "", "", None, payer.kind, payer.unit_id,
                                         payer.id if payer.kind == MEMBER else None, SOURCE_OF_PAYER[payer.kind],
                                         line[PERIOD]))
-        _spent(spent, "match_decide", t)
-        return rows, known, known_lines
+        t = _spent(spent, "match_decide", t)
+        direct = None
+        if state["prepare"] and rows:  # the chunk in COPY's format, here rather than in the thread that writes
+            direct = prepare_direct(rows, draw_line_ids(len(rows)), account_id=account.pk, job_id=job.pk, now=now,
+                                    posted=post_now)
+        _spent(spent, "match_prepare", t)
+        return rows, known, known_lines, direct
 
     totals = {"new": 0, "known": 0, "matched": 0, "queued": 0, "credit_total": 0}
-    state = {"probe": True, "day": None, "line": 0}
-    spent = {"match": 0.0, "write": 0.0, "match_known": 0.0, "match_keys": 0.0, "match_lookup": 0.0, "match_decide": 0.0}
+    state = {"probe": True, "day": None, "line": 0, "prepare": False}
+    spent = {"match": 0.0, "write": 0.0, "match_known": 0.0, "match_keys": 0.0, "match_lookup": 0.0, "match_decide": 0.0,
+             "match_prepare": 0.0}
 
     def count_known(before: dict, lines) -> None:
         """Lines (line number, bank ID, amount, date) the account already has (``before``: {bank ID: (amount,
@@ -221,13 +227,13 @@ def _import(job: StatementImport, progress: Progress) -> dict:
         """Write a matched chunk (inside the one transaction)."""
         if decided is None:
             return
-        rows, known, known_lines = decided
+        rows, known, known_lines, direct = decided
         if known_lines:
             count_known(known, known_lines)
         if errors.count:
             return
         t = time.monotonic()
-        written = staging.write(rows, account_id=account.pk, job_id=job.pk, now=now, posted=post_now)
+        written = staging.write(rows, account_id=account.pk, job_id=job.pk, now=now, posted=post_now, direct=direct)
         skipped = written.pop("skipped")
         last_id = written.pop("last_id")
         if written["new"]:
@@ -255,8 +261,10 @@ def _import(job: StatementImport, progress: Progress) -> dict:
             rows_read = 0
             chunks = read_chunks(statement, job.language or settings.LANGUAGE_CODE, CHUNK_LINES, resolver.key_filter())
             in_batches = post_now and _in_batches(statement)
+            in_thread = connection.vendor == "postgresql" and parallel(statement)
+            state["prepare"] = in_thread  # the matching thread also prepares the chunk for the direct write
             batch_at = POST_EVERY_LINES
-            for decided, rows_read in _matched(chunks, match, in_thread=connection.vendor == "postgresql" and parallel(statement),
+            for decided, rows_read in _matched(chunks, match, in_thread=in_thread,
                                                ahead=max(2, POST_EVERY_LINES // CHUNK_LINES) if in_batches else 2):
                 flush(decided)
                 if in_batches and not errors.count and totals["new"] >= batch_at and totals["matched"]:

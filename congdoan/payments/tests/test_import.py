@@ -287,3 +287,34 @@ def test_a_large_import_asks_for_more_temporary_buffers_when_the_session_still_m
         with connection.cursor() as cur:
             cur.execute("SELECT x FROM t_used")
             assert cur.fetchone() == (1,)
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_the_direct_write_stores_every_value_as_given(personas, account_a):
+    """Lines and allocations written in COPY's text format come back as they went in: tabs, new lines, backslashes,
+    accents and NULLs included."""
+    from django.utils import timezone
+
+    from congdoan.payments.writer import Staging
+
+    job = StatementImport.objects.create(bank_account=account_a, format="table", original_name="x.csv", file_size=1,
+                                         file_sha256="0" * 64, importer=personas.province_a_chair)
+    now = timezone.now()
+    note = "Nộp KPCĐ\ttháng 5\\2025\nMST 2600123456\r\\N"
+    rows = [(7, "T\\1\t", datetime.date(2025, 6, 2), 1_500_000, note, "Công ty \\N", "matched", "", "", "", None,
+             "employer", personas.grassroots_a.pk, None, "union_fee", datetime.date(2025, 5, 1)),
+            (8, "T2", datetime.date(2025, 6, 3), 99, "", "", "unmatched", "ambiguous", "employer:1, member:2", "member", 42,
+             None, None, None, None, None)]
+    staging = Staging()
+    staging.create()
+    written = staging.write(rows, account_id=account_a.pk, job_id=job.pk, now=now, posted=True)
+    assert (written["new"], written["matched"], written["queued"], written["credit_total"]) == (2, 1, 1, 1_500_099)
+    first, second = BankTransaction.objects.order_by("line_no")
+    assert (first.bank_txn_id, first.description, first.payer_name, first.amount, first.matched_by, first.decided_at) == (
+        "T\\1\t", note, "Công ty \\N", 1_500_000, "auto", now)
+    assert (second.reason, second.reason_detail, second.suggested_kind, second.suggested_id, second.decided_at) == (
+        "ambiguous", "employer:1, member:2", "member", 42, None)
+    allocation = Allocation.objects.get()
+    assert (allocation.transaction_id, allocation.unit_id, allocation.member_id, allocation.period, allocation.posted_at) == (
+        first.pk, personas.grassroots_a.pk, None, datetime.date(2025, 5, 1), now)
+    assert written["last_id"] == second.pk
