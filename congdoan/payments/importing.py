@@ -265,7 +265,7 @@ def _import(job: StatementImport, progress: Progress) -> dict:
             state["prepare"] = in_thread  # the matching thread also prepares the chunk for the direct write
             batch_at = POST_EVERY_LINES
             for decided, rows_read in _matched(chunks, match, in_thread=in_thread,
-                                               ahead=max(2, POST_EVERY_LINES // CHUNK_LINES) if in_batches else 2):
+                                               ahead=min(12, max(2, POST_EVERY_LINES // CHUNK_LINES)) if in_batches else 2):
                 flush(decided)
                 if in_batches and not errors.count and totals["new"] >= batch_at and totals["matched"]:
                     posting.batch(day=state["day"], line=state["line"])  # the days before the latest one written
@@ -440,7 +440,7 @@ class _Posting:
 
 
 #: a large import posts its receipts in batches of about this many lines while it reads (``_Posting``)
-POST_EVERY_LINES = 250_000
+POST_EVERY_LINES = 400_000
 
 
 def _in_batches(statement) -> bool:

@@ -205,6 +205,25 @@ def test_a_receipt_naming_a_missing_transaction_is_refused(p):
     assert "bank:x:1" in refused_reference(exc)
 
 
+@pytest.mark.parametrize("column,value", [("member_id", 987654321), ("reversal_of_id", 987654321)])
+def test_a_receipt_naming_a_missing_member_or_receipt_reversed_is_refused_at_once(p, column, value):
+    """Checked with the receipt's other references, once per statement (finance 0019), not at commit."""
+    txn = new_transaction(p.grassroots_a)
+    with pytest.raises(IntegrityError) as exc, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("INSERT INTO finance_receipt (external_id, transaction_id, unit_id, payer_kind, source, amount, paid_on, "
+                       f"period, part_1, part_2, part_3, {column}) VALUES ('bank:y:1', %s, %s, 'member', 'dues', 5, %s, %s, 0, 0, 0, %s)",
+                       [txn, p.grassroots_a.pk, DAY, DAY.replace(day=1), value])
+    assert "bank:y:1" in refused_reference(exc)
+    with connection.cursor() as cursor:  # the member that exists is accepted
+        cursor.execute("INSERT INTO finance_receipt (external_id, transaction_id, unit_id, payer_kind, source, amount, paid_on, "
+                       "period, part_1, part_2, part_3, member_id) VALUES ('bank:y:2', %s, %s, 'member', 'dues', 5, %s, %s, 0, 0, 0, %s)",
+                       [txn, p.grassroots_a.pk, DAY, DAY.replace(day=1), p.member_a.pk])
+    with pytest.raises(IntegrityError) as member_gone, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("DELETE FROM members_member WHERE id = %s", [p.member_a.pk])
+    assert "has receipts" in refused_reference(member_gone)
+
+
 def test_accounts_and_units_in_the_books_are_not_deleted(p):
     services.ledger_post(actor=p.accountant_a, unit=p.grassroots_a, date=DAY, lines=[("112", 500, 0), ("518", 0, 500)])
     with pytest.raises(IntegrityError) as account_gone, transaction.atomic(), connection.cursor() as cursor:
