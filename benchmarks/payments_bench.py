@@ -150,6 +150,10 @@ def worker(path: str):
                             ("entries", "INSERT their entries")):
             if f"post_{stage}_seconds" in t:
                 print(f"{label}_post_{stage}_seconds: {t[f'post_{stage}_seconds']:.1f} s ({what})")
+        parts = ", ".join(f"{part} {t[f'post_prepare_{part}_seconds']:.1f} s" for part in
+                          ("units", "rules", "references", "closed", "refusals", "accounts") if f"post_prepare_{part}_seconds" in t)
+        if parts:
+            print(f"{label}_post_prepare_parts: {parts}")
         print(f"{label}_commit_seconds: {t.get('commit_seconds', 0):.1f} s (deferred checks: foreign keys, ledger balance)")
         print(f"{label}_load_average: {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after ({os.cpu_count()} cores)")
         print(f"{label}_counts: new {job.new_count}, already imported {job.known_count}, matched {job.matched_count}, "

@@ -270,11 +270,15 @@ class _Run:
             return
         self._clear("unit", "book", "rate", "weight", "ref", "closed")
         self._units()
+        step = self._tick("prepare_units_seconds", started)
         self._rates()
         max_weight = self._weights()
+        step = self._tick("prepare_rules_seconds", step)
         self._references()
+        step = self._tick("prepare_references_seconds", step)
         oversized = self._set_aside_oversized(max_weight)
         self._closed()
+        self._tick("prepare_closed_seconds", step)
         self._tick("prepare_seconds", started)
         for attempt in range(_ATTEMPTS):
             try:
@@ -299,7 +303,9 @@ class _Run:
         self._decide()
         started = self._tick("decide_seconds", started)
         existing, refused = self._refusals()
+        step = self._tick("prepare_refusals_seconds", started)
         self._accounts()
+        self._tick("prepare_accounts_seconds", step)
         started = self._tick("prepare_seconds", started)
         self._groups()
         started = self._tick("groups_seconds", started)
@@ -586,29 +592,33 @@ class _Run:
         return existing, refused
 
     def _accounts(self) -> None:
-        """Create the accounts used for the first time (an account exists once it has an entry)."""
+        """Create the accounts used for the first time (an account exists once it has an entry), in one statement:
+        the receipts' books and accounts summed up per union and source first (a few thousand rows), then each
+        (unit, account) pair they use that has no account yet."""
         t = self.t
-        used = self._rows(f"""
-            SELECT book_id, u1, u2, u3, source, cash,
-                   MAX(CASE WHEN p0 > 0 THEN 1 ELSE 0 END), MAX(CASE WHEN amount > p0 THEN 1 ELSE 0 END),
-                   MAX(CASE WHEN p1 > 0 THEN 1 ELSE 0 END), MAX(CASE WHEN p2 > 0 THEN 1 ELSE 0 END),
-                   MAX(CASE WHEN p3 > 0 THEN 1 ELSE 0 END)
-            FROM {t['post']} WHERE code IS NULL GROUP BY book_id, u1, u2, u3, source,
-                 cash""")
-        pairs = set()
-        for book_id, u1, u2, u3, source, cash, kept, passed, *uppers in used:
-            revenue = _revenue_code(source)
-            pairs.add((book_id, AccountCode.CASH.value if cash else AccountCode.BANK.value))
-            if kept:
-                pairs.add((book_id, revenue))
-            if passed:
-                pairs.add((book_id, AccountCode.PAYABLE_UPPER.value))
-            for unit_id, has_part in zip((u1, u2, u3), uppers):
-                if has_part:
-                    pairs.update({(unit_id, AccountCode.RECEIVABLE_LOWER.value), (unit_id, revenue)})
-        pairs = sorted(pairs)
-        for start in range(0, len(pairs), _CHUNK):
-            ledger._accounts(pairs[start:start + _CHUNK])
+        money = f"CASE WHEN cash = 1 THEN '{AccountCode.CASH.value}' ELSE '{AccountCode.BANK.value}' END"
+        revenue = (f"CASE WHEN source = 'union_fee' THEN '{_revenue_code(Source.UNION_FEE)}' "
+                   f"ELSE '{_revenue_code(Source.DUES)}' END")
+        uppers = " ".join(
+            f"UNION ALL SELECT u{i}, '{AccountCode.RECEIVABLE_LOWER.value}' FROM used WHERE h{i} = 1 "
+            f"UNION ALL SELECT u{i}, {revenue} FROM used WHERE h{i} = 1" for i in (1, 2, 3))
+        self._exec(f"""
+            WITH used AS (
+              SELECT book_id, u1, u2, u3, source, cash,
+                     MAX(CASE WHEN p0 > 0 THEN 1 ELSE 0 END) AS kept, MAX(CASE WHEN amount > p0 THEN 1 ELSE 0 END) AS passed,
+                     MAX(CASE WHEN p1 > 0 THEN 1 ELSE 0 END) AS h1, MAX(CASE WHEN p2 > 0 THEN 1 ELSE 0 END) AS h2,
+                     MAX(CASE WHEN p3 > 0 THEN 1 ELSE 0 END) AS h3
+              FROM {t['post']} WHERE code IS NULL GROUP BY book_id, u1, u2, u3, source, cash)
+            INSERT INTO finance_account (unit_id, code)
+            SELECT DISTINCT x.unit_id, x.code FROM (
+              SELECT book_id AS unit_id, {money} AS code FROM used
+              UNION ALL SELECT book_id, {revenue} FROM used WHERE kept = 1
+              UNION ALL SELECT book_id, '{AccountCode.PAYABLE_UPPER.value}' FROM used WHERE passed = 1
+              {uppers}
+            ) x
+            WHERE NOT EXISTS (SELECT 1 FROM finance_account a WHERE a.unit_id = x.unit_id AND a.code = x.code)
+            ORDER BY x.unit_id, x.code
+            ON CONFLICT (unit_id, code) DO NOTHING""")
 
     def _receipts(self) -> int:
         """Insert the receipts, each with its split and its summary transaction. A receipt whose external id

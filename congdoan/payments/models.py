@@ -170,8 +170,9 @@ class BankTransaction(models.Model):
     suggested_kind = models.CharField(max_length=10, choices=PayerKind.choices, blank=True)
     suggested_id = models.BigIntegerField(null=True, blank=True)
     matched_by = models.CharField(max_length=6, choices=MatchedBy.choices, blank=True)
+    # checked once per statement, not by a foreign key (payments 0006)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                                   db_index=False)
+                                   db_index=False, db_constraint=False)
     decided_at = models.DateTimeField(null=True, blank=True)
 
     objects = BankTransactionQuerySet.as_manager()
@@ -260,7 +261,7 @@ class Allocation(models.Model):
     transaction = models.ForeignKey(BankTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="allocations",
                                     db_index=False, db_constraint=False)
     cash_receipt = models.ForeignKey(CashReceipt, null=True, blank=True, on_delete=models.PROTECT, related_name="allocations",
-                                     db_index=False)
+                                     db_index=False, db_constraint=False)
     part = models.PositiveSmallIntegerField(default=1)
     payer_kind = models.CharField(_("payer"), max_length=10, choices=PayerKind.choices)
     # checked once per INSERT or UPDATE statement over its rows (payments migration 0003), not row by row

@@ -69,3 +69,41 @@ def test_what_lines_and_allocations_refer_to_is_not_deleted(personas, account_a)
             execute("SET CONSTRAINTS ALL IMMEDIATE", [])  # the row's other references would refuse only at commit
             execute(f"DELETE FROM {table} WHERE id = %s", [pk])
         assert "cannot be deleted" in refused(exc)
+
+
+def test_a_line_naming_a_missing_official_is_refused_at_once_and_officials_who_decided_lines_stay(personas, account_a):
+    """payments 0006: the deciding official is checked with the line's other references; deleting him by hand is
+    refused, while the application's delete (which clears ``decided_by`` first, SET_NULL) goes through."""
+    from congdoan.accounts.models import User
+    from congdoan.core.testing import make_user
+
+    bank_line = line(account_a)
+    with pytest.raises(IntegrityError) as exc, transaction.atomic():
+        execute("UPDATE payments_banktransaction SET decided_by_id = 987654321 WHERE id = %s", [bank_line.pk])
+    assert "an official" in refused(exc)
+    official = make_user("decides_lines", unit=personas.province_a, role="accountant")
+    BankTransaction.objects.filter(pk=bank_line.pk).update(decided_by=official)
+    with pytest.raises(IntegrityError) as gone, transaction.atomic():
+        execute("SET CONSTRAINTS ALL IMMEDIATE", [])
+        execute("DELETE FROM accounts_user WHERE id = %s", [official.pk])
+    assert "decided statement lines" in refused(gone)
+    User.objects.filter(pk=official.pk).delete()  # the ORM: SET_NULL first
+    bank_line.refresh_from_db()
+    assert bank_line.decided_by_id is None
+
+
+def test_a_cash_receipt_with_allocations_is_not_deleted(personas, account_a):
+    from congdoan.payments.models import CashReceipt
+
+    p = personas
+    receipt = CashReceipt.objects.create(unit=p.grassroots_a, year=2025, seq=1, number="PT-PA-G1-2025-000001", payer_name="X",
+                                         amount=1000, paid_on=D(2025, 6, 2))
+    Allocation.objects.create(cash_receipt=receipt, payer_kind="member", unit=p.grassroots_a, member=p.member_a, source="dues",
+                              period=D(2025, 6, 1), paid_on=D(2025, 6, 2), amount=1000, matched_by="manual")
+    with pytest.raises(IntegrityError) as exc, transaction.atomic():
+        execute("SET CONSTRAINTS ALL IMMEDIATE", [])
+        execute("DELETE FROM payments_cashreceipt WHERE id = %s", [receipt.pk])
+    assert "cash receipt" in refused(exc)
+    with pytest.raises(IntegrityError) as missing, transaction.atomic():
+        execute("UPDATE payments_allocation SET cash_receipt_id = 987654321 WHERE cash_receipt_id = %s", [receipt.pk])
+    refused(missing)
