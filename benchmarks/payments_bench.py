@@ -135,6 +135,8 @@ def worker(path: str):
         print(f"{label}_total_seconds: {total:.1f} s ({lines / total:,.0f} lines/s)")
         print(f"{label}_read_match_write_seconds: {t.get('read_match_write_seconds', 0):.1f} s (one transaction; the file is "
               f"parsed in a second thread meanwhile)")
+        print(f"{label}_opened_seconds: {t.get('opened_seconds', 0):.1f} s (the file opened, before the first line is read)")
+        print(f"{label}_waiting_seconds: {t.get('wait_seconds', 0):.1f} s (the writing thread waiting for matched lines)")
         print(f"{label}_match_seconds: {t.get('match_seconds', 0):.1f} s (normalize, find keys, look them up, decide)")
         print(f"{label}_match_parts: known lines {t.get('match_known_seconds', 0):.1f} s, keys {t.get('match_keys_seconds', 0):.1f} s, "
               f"look-ups {t.get('match_lookup_seconds', 0):.1f} s, decisions {t.get('match_decide_seconds', 0):.1f} s, "

@@ -199,7 +199,7 @@ def _import(job: StatementImport, progress: Progress) -> dict:
 
     totals = {"new": 0, "known": 0, "matched": 0, "queued": 0, "credit_total": 0}
     state = {"probe": True, "day": None, "line": 0, "prepare": False}
-    spent = {"match": 0.0, "write": 0.0, "match_known": 0.0, "match_keys": 0.0, "match_lookup": 0.0, "match_decide": 0.0,
+    spent = {"wait": 0.0, "match": 0.0, "write": 0.0, "match_known": 0.0, "match_keys": 0.0, "match_lookup": 0.0, "match_decide": 0.0,
              "match_prepare": 0.0}
 
     def count_known(before: dict, lines) -> None:
@@ -259,19 +259,23 @@ def _import(job: StatementImport, progress: Progress) -> dict:
                 _more_temp_buffers()
             staging.create()
             rows_read = 0
-            chunks = read_chunks(statement, job.language or settings.LANGUAGE_CODE, CHUNK_LINES, resolver.key_filter())
+            chunks = read_chunks(statement, job.language or settings.LANGUAGE_CODE, CHUNK_LINES, resolver.tax_codes())
             in_batches = post_now and _in_batches(statement)
             in_thread = connection.vendor == "postgresql" and parallel(statement)
             state["prepare"] = in_thread  # the matching thread also prepares the chunk for the direct write
-            batch_at = POST_EVERY_LINES
+            batch_at = POST_FIRST_LINES
+            timings["opened_seconds"] = round(time.monotonic() - t0, 3)
+            waited = time.monotonic()
             for decided, rows_read in _matched(chunks, match, in_thread=in_thread,
-                                               ahead=min(12, max(2, POST_EVERY_LINES // CHUNK_LINES)) if in_batches else 2):
+                                               ahead=min(16, max(2, POST_EVERY_LINES // CHUNK_LINES)) if in_batches else 2):
+                spent["wait"] += time.monotonic() - waited
                 flush(decided)
                 if in_batches and not errors.count and totals["new"] >= batch_at and totals["matched"]:
                     posting.batch(day=state["day"], line=state["line"])  # the days before the latest one written
                     batch_at = totals["new"] + POST_EVERY_LINES
                 progress.update(rows_done=rows_read, rows_total=max(statement.total, rows_read),
                                 phase=Phase.WRITING if not errors.count else Phase.READING)
+                waited = time.monotonic()
             if rows_read == 0 and not errors.count:
                 errors.add(None, "", "no_lines", _("The statement holds no credit line (money received)."))
             timings.update(read_match_write_seconds=round(time.monotonic() - t0, 3),
@@ -378,7 +382,8 @@ class _Posting:
     the ledger does not post are unmarked. While the ledger is not available the allocations wait for the
     periodic task.
 
-    A large import posts in **batches while it reads** (``batch``): every ``POST_EVERY_LINES`` new lines, the
+    A large import posts in **batches while it reads** (``batch``): after ``POST_FIRST_LINES`` new lines, then
+    every ``POST_EVERY_LINES``, the
     days before the latest one written so far, so that the database posts while the next lines are read and
     matched; ``rest`` posts what is left at the end. A batch takes the lines written up to then (line id ≤
     ``line``) dated before ``day``, less what an earlier batch took: each allocation is posted once, in the
@@ -439,8 +444,11 @@ class _Posting:
             self.timings[name] = self.timings.get(name, 0) + value
 
 
-#: a large import posts its receipts in batches of about this many lines while it reads (``_Posting``)
-POST_EVERY_LINES = 400_000
+#: a large import posts its receipts while it reads (``_Posting``): a first batch after this many new lines (early:
+#: while the database posts it, the matching gets ahead of the writing, which is faster) …
+POST_FIRST_LINES = 200_000
+#: … then a batch every this many lines
+POST_EVERY_LINES = 500_000
 
 
 def _in_batches(statement) -> bool:

@@ -44,19 +44,21 @@ def normalize_key(text: str) -> str:
     return _NOT_ALNUM.sub("", normalize_note(text or ""))
 
 
-def candidates(note_normalized: str) -> list[str]:
+def candidates(note_normalized: str, tax_codes=None) -> list[str]:
     """The words that could be a key, and the pairs that are one key split by a space, dot or dash:
     letters followed by a number ("DV 0123456789", "DV.0123456789") and a 10-digit tax code followed
-    by its 3-digit branch ("0101234567-001")."""
+    by its 3-digit branch ("0101234567-001"). With ``tax_codes`` (a set), an all-digit key is kept only
+    if it is one of them (``Resolver.tax_codes``)."""
     found = []
     previous = ""
     for word in _WORD.findall(note_normalized):
         size = len(word)
-        if MIN_KEY <= size <= MAX_KEY and not word.isalpha():
+        digits = word.isdigit()
+        if MIN_KEY <= size <= MAX_KEY and not word.isalpha() and (not digits or tax_codes is None or word in tax_codes):
             found.append(word)
-        if previous and word.isdigit() and (previous.isalpha() or (size == 3 and len(previous) == 10 and previous.isdigit())):
+        if previous and digits and (previous.isalpha() or (size == 3 and len(previous) == 10 and previous.isdigit())):
             joined = previous + word
-            if MIN_KEY <= len(joined) <= MAX_KEY:
+            if MIN_KEY <= len(joined) <= MAX_KEY and (tax_codes is None or not joined.isdigit() or joined in tax_codes):
                 found.append(joined)
         previous = word
     return found
@@ -110,13 +112,12 @@ class Resolver:
             self._employers = {k: tuple(v) for k, v in index.items()}
         return self._employers
 
-    def key_filter(self):
-        """A test of a candidate key: can it name a payer? Only tax codes are all digits (member codes and
-        references hold letters), so an all-digit key that is no employer's tax code names nobody: the bank's own
-        numbers in a note ("MBVCB.8812345678.123456.") are dropped before they are looked up. Loads the
+    def tax_codes(self) -> set[str]:
+        """The employers' tax codes as keys, for ``candidates``: only tax codes are all digits (member codes and
+        references hold letters), so an all-digit key that is no employer's tax code names nobody, and the bank's
+        own numbers in a note ("MBVCB.8812345678.123456.") are dropped before they are looked up. Loads the
         employers (in the process that reads, before it forks its reader)."""
-        employers = self._employer_index()
-        return lambda key: not key.isdigit() or key in employers
+        return set(self._employer_index())
 
     def resolve(self, keys: set[str]) -> None:
         """Look up the keys not seen yet."""

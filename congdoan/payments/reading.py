@@ -34,18 +34,20 @@ def parallel(statement: Statement) -> bool:
     return statement.total >= settings.STATEMENT_PARALLEL_MIN_LINES
 
 
-def read_chunks(statement: Statement, language: str, chunk_lines: int, useful=None):
+def read_chunks(statement: Statement, language: str, chunk_lines: int, tax_codes=None):
     """(chunk of prepared lines, lines read so far), read beside the caller; line errors land in
-    ``statement.errors`` and the debit count in ``statement.debit_count``. ``useful(key)``: whether a
-    candidate key is kept (``Resolver.key_filter``)."""
+    ``statement.errors`` and the debit count in ``statement.debit_count``. ``tax_codes``: the employers'
+    tax codes, the only all-digit keys kept (``Resolver.tax_codes``)."""
     if parallel(statement) and "fork" in multiprocessing.get_all_start_methods():
-        return _in_process(statement, language, chunk_lines, useful)
-    return _in_thread(statement, language, chunk_lines, useful)
+        return _in_process(statement, language, chunk_lines, tax_codes)
+    return _in_thread(statement, language, chunk_lines, tax_codes)
 
 
-def _produce(statement: Statement, language: str, chunk_lines: int, emit, useful=None) -> None:
+def _produce(statement: Statement, language: str, chunk_lines: int, emit, tax_codes=None) -> None:
     """Read every line, emit(chunk, read) per chunk (emit returns False: stop)."""
     errors = statement.errors
+    # a large statement's first chunk is a tenth of the others: the database starts writing sooner
+    size = chunk_lines // 10 if chunk_lines >= 10_000 else chunk_lines
     with translation.override(language):
         seen: dict[str, int] = {}
         chunk, read = [], 0
@@ -58,15 +60,13 @@ def _produce(statement: Statement, language: str, chunk_lines: int, emit, useful
                              "file.") % {"line": first}, line.txn_id)
                 continue
             note = normalize_note(line.description)
-            keys = candidates(note)
-            if useful is not None:
-                keys = [key for key in keys if useful(key)]
+            keys = candidates(note, tax_codes)
             chunk.append((line.line_no, line.txn_id, line.booked_on, line.amount, line.description, line.payer_name,
                           keys, period_in_note(note, line.booked_on)))
-            if len(chunk) >= chunk_lines:
+            if len(chunk) >= size:
                 if not emit(chunk, read):
                     return
-                chunk = []
+                chunk, size = [], chunk_lines
         emit(chunk, read)
 
 
@@ -113,13 +113,13 @@ def in_background(produce, *, name: str, on_exit=None, ahead: int = 2):
         worker.join()
 
 
-def _in_thread(statement: Statement, language: str, chunk_lines: int, useful):
+def _in_thread(statement: Statement, language: str, chunk_lines: int, tax_codes):
     return in_background(lambda emit: _produce(statement, language, chunk_lines, lambda chunk, read: emit((chunk, read)),
-                                               useful), name="statement-reader")
+                                               tax_codes), name="statement-reader")
 
 
 # -- in a child process -----------------------------------------------------------------------------
-def _child(statement: Statement, language: str, chunk_lines: int, useful, out) -> None:
+def _child(statement: Statement, language: str, chunk_lines: int, tax_codes, out) -> None:
     """The forked reader: sends ("chunk", lines, read, new error items, error count added), then
     ("end", debit count), or ("file_error", message, code) / ("crash", trace)."""
     errors = statement.errors
@@ -132,7 +132,7 @@ def _child(statement: Statement, language: str, chunk_lines: int, useful, out) -
         return True
 
     try:
-        _produce(statement, language, chunk_lines, emit, useful)
+        _produce(statement, language, chunk_lines, emit, tax_codes)
         out.put((_END, statement.debit_count))
     except StatementFileError as exc:
         out.put(("file_error", str(exc.message), exc.code))
@@ -143,10 +143,10 @@ def _child(statement: Statement, language: str, chunk_lines: int, useful, out) -
         out.join_thread()  # everything sent before the process ends
 
 
-def _in_process(statement: Statement, language: str, chunk_lines: int, useful):
+def _in_process(statement: Statement, language: str, chunk_lines: int, tax_codes):
     context = multiprocessing.get_context("fork")
     channel = context.Queue(maxsize=3)
-    child = context.Process(target=_child, args=(statement, language, chunk_lines, useful, channel), name="statement-reader",
+    child = context.Process(target=_child, args=(statement, language, chunk_lines, tax_codes, channel), name="statement-reader",
                             daemon=True)
     child.start()
     errors = statement.errors

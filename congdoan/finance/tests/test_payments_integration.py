@@ -195,6 +195,7 @@ def test_posting_in_batches_while_reading_gives_the_summaries_of_posting_at_once
         rows("A"))
     monkeypatch.setattr(importing, "_in_batches", lambda statement: True)
     monkeypatch.setattr(importing, "CHUNK_LINES", 2)
+    monkeypatch.setattr(importing, "POST_FIRST_LINES", 2)
     monkeypatch.setattr(importing, "POST_EVERY_LINES", 2)
     in_batches = run(p.province_a_chair, BankAccount.objects.create(
         unit=p.province_a, bank_name="Vietcombank", account_number="0011004999999", layout=BankLayout.objects.get(bank_code="VCB")),

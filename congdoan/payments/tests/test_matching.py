@@ -51,9 +51,9 @@ def test_an_all_digit_key_is_kept_only_when_it_is_an_employers_tax_code(personas
     from congdoan.payments.matching import Resolver
 
     resolver = Resolver()
-    useful = resolver.key_filter()
-    keys = candidates(normalize_note("MBVCB.8812345678.123456.CONG TY NOP KPCD MST 2600123456 DV0000000001 KP0000004271"))
-    kept = [key for key in keys if useful(key)]
+    note = normalize_note("MBVCB.8812345678.123456.CONG TY NOP KPCD MST 2600123456 DV0000000001 KP0000004271 0101234567-001")
+    kept = candidates(note, resolver.tax_codes())
+    assert set(candidates(note)) - set(kept) == {"8812345678", "123456", "0101234567001", "0101234567"}
     assert "2600123456" in kept and "DV0000000001" in kept and "KP0000004271" in kept
     assert "8812345678" not in kept and "123456" not in kept
     assert "MBVCB8812345678" in kept  # letters: could be a member code, looked up

@@ -120,6 +120,7 @@ def test_a_large_import_posts_in_batches_while_it_reads_and_each_receipt_once(pe
     posted (the file is not sorted there) goes with the next batch; the rest at the end. Nothing twice, nothing left."""
     from congdoan.payments import ledger
 
+    monkeypatch.setattr(importing, "POST_FIRST_LINES", 2)
     monkeypatch.setattr(importing, "POST_EVERY_LINES", 2)
     batches = []
     real_post = importing._post
