@@ -44,7 +44,7 @@ from congdoan.finance.choices import SHARE_LEVELS, AccountCode, RuleKind, Source
 from congdoan.finance.errors import FinanceError
 from congdoan.finance.models import UnitDuesRate
 from congdoan.finance.money import month_start
-from congdoan.finance.references import parse_reference, payment_reference_for
+from congdoan.finance.references import parse_reference, payment_reference_for, reference_sql
 from congdoan.finance.rules import RuleBook, unit_rate_on, unit_rates
 from congdoan.organizations.choices import Level, UnitStatus
 from congdoan.organizations.models import Unit
@@ -427,9 +427,9 @@ class _Run:
         """The payment reference of each payer of a query row, as payments would have passed it."""
         if not self.from_query:
             return
-        payers = self._rows(f"SELECT DISTINCT p_kind, p_id FROM {self.t['stage']} WHERE p_kind IS NOT NULL AND p_id IS NOT NULL")
-        self._load(self.t["ref"], ["kind", "payer_id", "reference"],
-                   ((kind, payer_id, payment_reference_for(kind=kind, payer_id=payer_id)) for kind, payer_id in payers))
+        reference = reference_sql("p.p_kind", "p.p_id", connection.vendor)  # computed where the payers are
+        self._exec(f"INSERT INTO {self.t['ref']} (kind, payer_id, reference) SELECT p.p_kind, p.p_id, {reference} "
+                   f"FROM (SELECT DISTINCT p_kind, p_id FROM {self.t['stage']} WHERE p_kind IS NOT NULL AND p_id IS NOT NULL) p")
 
     def _set_aside_oversized(self, max_weight: int) -> list[tuple]:
         """Rows whose amount × weight would not fit in 64 bits (never seen: thousands of billions of đồng)

@@ -37,6 +37,25 @@ def payment_reference_for(*, kind: str, payer_id: int) -> str:
     return f"{_PREFIX[kind]}{number}{_check_digits(kind, number)}"
 
 
+def reference_sql(kind: str, payer_id: str, vendor: str) -> str:
+    """SQL computing ``payment_reference_for(kind=<kind column>, payer_id=<id column>)`` in the database, for
+    bulk posting (the same digits; tested against the Python for many ids on both databases). Its percent
+    signs are doubled: it is executed with parameters."""
+    def padded(width: int) -> str:
+        return f"lpad(CAST({payer_id} AS text), {width}, '0')" if vendor == "postgresql" else f"printf('%%0{width}d', {payer_id})"
+
+    def two(expression: str) -> str:
+        return f"lpad(CAST({expression} AS text), 2, '0')" if vendor == "postgresql" else f"printf('%%02d', {expression})"
+
+    cases = []
+    for payer_kind, prefix in _PREFIX.items():
+        width = _WIDTH[payer_kind]
+        check = two(f"98 - CAST('{_KIND_DIGIT[payer_kind]}' || {padded(width)} || '00' AS bigint) %% 97")
+        cases.append(f"WHEN {kind} = '{payer_kind.value}' AND {payer_id} > 0 AND {payer_id} < {10 ** width} "
+                     f"THEN '{prefix}' || {padded(width)} || {check}")
+    return f"CASE {' '.join(cases)} ELSE '' END"
+
+
 def parse_reference(text: str) -> tuple[str, int] | None:
     """(kind, payer id) of a reference (upper case, letters and digits only), or None."""
     match = _PATTERN.match((text or "").upper())

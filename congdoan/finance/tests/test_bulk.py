@@ -401,3 +401,22 @@ def test_a_bulk_posting_meeting_a_receipt_written_after_its_decision_decides_aga
             receipts_post_bulk(actor=None, receipts=[fee(p, key=1), fee(p, key=2, external_id="bank:2:1")])
         assert busy.value.code == "busy" and len(decided) == 3
         assert not Receipt.objects.filter(external_id__in=["bank:1:1", "bank:2:1"]).exists()
+
+
+def test_payment_references_computed_in_sql_are_those_of_python(db):
+    """Bulk posting computes payers' references in the database: the same digits as ``payment_reference_for``, for
+    ids of every width, the largest that fits and the first that does not, zero and negative ids, unknown kinds."""
+    from congdoan.finance.references import reference_sql
+
+    ids = [1, 7, 42, 96, 97, 98, 4271, 123_456, 99_999_999, 100_000_000, 1_234_567_890, 9_999_999_999, 10_000_000_000, 0, -5]
+    ids += random.Random(7).sample(range(1, 10**10), 200)
+    pairs = [(kind, pk) for kind in ("employer", "member", "other") for pk in ids]
+    values = ", ".join(["(%s, %s)"] * len(pairs))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT x.k, x.i, {reference_sql('x.k', 'x.i', connection.vendor)} FROM (VALUES {values}) AS x(k, i)"
+                       if connection.vendor == "postgresql" else
+                       f"WITH x(k, i) AS (VALUES {values}) SELECT x.k, x.i, {reference_sql('x.k', 'x.i', connection.vendor)} FROM x",
+                       [v for pair in pairs for v in pair])
+        got = {(kind, int(pk)): reference for kind, pk, reference in cursor.fetchall()}
+    assert got == {(kind, pk): payment_reference_for(kind=kind, payer_id=pk) for kind, pk in pairs}
+    assert got[("member", 1234567890)].startswith("DP1234567890") and got[("employer", 100_000_000)] == ""
