@@ -10,8 +10,6 @@ import gc
 import hashlib
 import logging
 import os
-import queue
-import threading
 import time
 import uuid
 
@@ -24,6 +22,7 @@ from congdoan.accounts.choices import Action
 from congdoan.audit.services import audit_record
 from congdoan.core import paths as tree
 from congdoan.core import scoping
+from congdoan.core.background import in_background
 from congdoan.core.errors import DomainError, NotFoundInScope
 from congdoan.imports.choices import ImportStatus, Phase
 from congdoan.imports.models import ImportJob
@@ -253,8 +252,6 @@ def _process(job: ImportJob, *, write: bool, progress: Progress) -> dict:
     return outcome
 
 
-_END = object()
-
 
 def _initial_load(job: ImportJob) -> bool:
     """Whether this import is an initial load (settings.IMPORT_INITIAL_LOAD, PostgreSQL only): the
@@ -280,50 +277,23 @@ def _checked_chunks(table, validator, language: str, *, copy_text: bool = False)
     reading thread also writes each chunk in COPY's text format (``copy_text``, PostgreSQL):
     the thread that talks to the database then only sends it. It touches no database.
     """
-    chunks: queue.Queue = queue.Queue(maxsize=2)
-    stop = threading.Event()
 
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                chunks.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def produce(emit):
+        with translation.override(language):
+            batch = []
+            for row_no, cells in table.rows:
+                if _is_blank(cells):
+                    continue
+                record = validator.check(row_no, cells)
+                if record is not None:
+                    batch.append(record)
+                if len(batch) >= CHUNK_ROWS:
+                    if not emit((batch, copy_rows(batch) if copy_text else None)):
+                        return
+                    batch = []
+            emit((batch, copy_rows(batch) if copy_text and batch else None))
 
-    def produce():
-        try:
-            with translation.override(language):
-                batch = []
-                for row_no, cells in table.rows:
-                    if _is_blank(cells):
-                        continue
-                    record = validator.check(row_no, cells)
-                    if record is not None:
-                        batch.append(record)
-                    if len(batch) >= CHUNK_ROWS:
-                        if not put((batch, copy_rows(batch) if copy_text else None)):
-                            return
-                        batch = []
-                put((batch, copy_rows(batch) if copy_text and batch else None))
-            put(_END)
-        except BaseException as exc:  # handed over to the consuming thread, which raises it
-            put(exc)
-
-    reader = threading.Thread(target=produce, name="import-reader", daemon=True)
-    reader.start()
-    try:
-        while True:
-            item = chunks.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        reader.join()
+    return in_background(produce, name="import-reader")
 
 
 def _sha256(path) -> str:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from congdoan.core.background import COPY_NULL, copy_field
 from congdoan.imports.validation import RECORD_FIELDS
 
 STAGE = "import_stage"
@@ -33,25 +34,11 @@ _DATE_POSITIONS = [RECORD_FIELDS.index("date_of_birth"), RECORD_FIELDS.index("jo
 _LOOKUP_SETTINGS = ["enable_hashjoin", "enable_mergejoin", "enable_seqscan", "enable_material", "jit"]
 
 
-_COPY_NULL = "\\N"
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_field(value) -> str:
-    if value is None:
-        return _COPY_NULL
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return str(value)
-
-
 def copy_rows(records: list) -> bytes:
     """Staging records (validation.RECORD_FIELDS) in PostgreSQL COPY text format: tab-separated,
     \\N for NULL, backslash escapes. Dates and the unit id may be NULL (on rows with errors),
     the other fields are text or the row number."""
-    null = _COPY_NULL
+    null = COPY_NULL
     lines = []
     append = lines.append
     for record in records:
@@ -64,7 +51,7 @@ def copy_rows(records: list) -> bytes:
                 f"{null if unit_id is None else unit_id}")
         if "\\" in line or "\n" in line or "\r" in line or line.count("\t") != 17:
             # a text cell holds a backslash, a tab or a line break, or a value is NULL: field by field
-            line = "\t".join(_copy_field(v) for v in record)
+            line = "\t".join(copy_field(v) for v in record)
         append(line)
     append("")
     return "\n".join(lines).encode()

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from congdoan.accounts.choices import Action
 from congdoan.audit.services import audit_record
 from congdoan.core import scoping
+from congdoan.core.background import in_background
 from congdoan.core.errors import DomainError, NotFoundInScope
 from congdoan.imports.progress import Progress
 from congdoan.payments import ledger
@@ -28,7 +29,7 @@ from congdoan.payments.errors import PaymentError
 from congdoan.payments.matching import Resolver
 from congdoan.payments.models import Allocation, BankAccount, BankLayout, BankTransaction, StatementImport
 from congdoan.payments.parsers import StatementFileError, open_statement
-from congdoan.payments.reading import in_background, parallel, read_chunks
+from congdoan.payments.reading import parallel, read_chunks
 from congdoan.payments.writer import Direct, Staging, draw_line_ids, existing, prepare_direct
 
 log = logging.getLogger(__name__)

@@ -15,13 +15,13 @@ the line errors it found; the parent merges them into its own error log.
 
 import multiprocessing
 import queue
-import threading
 import traceback
 
 from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from congdoan.core.background import in_background
 from congdoan.payments.matching import candidates, normalize_note, period_in_note
 from congdoan.payments.parsers import MAX_STORED_ERRORS, ErrorLog, Statement, StatementFileError
 
@@ -71,48 +71,6 @@ def _produce(statement: Statement, language: str, chunk_lines: int, emit, tax_co
 
 
 # -- in a thread ------------------------------------------------------------------------------------
-def in_background(produce, *, name: str, on_exit=None, ahead: int = 2):
-    """Run ``produce(emit)`` in a second thread and yield what it emits, in order (at most ``ahead`` items ahead).
-    ``emit(item)`` returns False once the consumer stopped (closed the generator, or failed): ``produce``
-    should return then. An exception in the thread is raised here. ``on_exit`` runs in the thread as it ends
-    (its own database connection to close, for instance)."""
-    items: queue.Queue = queue.Queue(maxsize=ahead)
-    stop = threading.Event()
-
-    def emit(item) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run():
-        try:
-            produce(emit)
-            emit(_END)
-        except BaseException as exc:  # handed over to the consuming thread, which raises it
-            emit(exc)
-        finally:
-            if on_exit is not None:
-                on_exit()
-
-    worker = threading.Thread(target=run, name=name, daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = items.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()
-
-
 def _in_thread(statement: Statement, language: str, chunk_lines: int, tax_codes):
     return in_background(lambda emit: _produce(statement, language, chunk_lines, lambda chunk, read: emit((chunk, read)),
                                                tax_codes), name="statement-reader")

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
+from congdoan.core.background import COPY_ESCAPES, COPY_NULL, copy_field
+
 STAGE_COLUMNS = [
     ("line_no", "integer"), ("txn_id", "varchar(64)"), ("booked_on", "date"), ("amount", "bigint"),
     ("description", "varchar(500)"), ("payer_name", "varchar(200)"), ("status", "varchar(10)"),
@@ -170,31 +172,16 @@ def draw_line_ids(count: int) -> list[int]:
         return [pk for (pk,) in cur.fetchall()]
 
 
-NULL = "\\N"
-_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _text(value) -> str:
-    """A value in COPY's text format."""
-    if value is None:
-        return NULL
-    if isinstance(value, str):
-        return value.translate(_ESCAPE)
-    if isinstance(value, (datetime.date, datetime.datetime)):
-        return value.isoformat()
-    return str(value)
-
-
 def prepare_direct(rows: list[tuple], ids: list[int], *, account_id: int, job_id: int, now: datetime.datetime,
                    posted: bool) -> Direct:
     """The rows (as ``Staging.write`` takes them) in COPY's text format for the direct write, with the line ids
     ``ids``: done where the chunk is matched, so the writing thread only sends bytes. (Tight: a million lines
     pass here; texts that may hold tabs or backslashes are escaped, dates formatted once per day.)"""
     width = len(STAGE_COLUMNS)
-    escape, iso = _ESCAPE, {}
+    escape, iso = COPY_ESCAPES, {}
     stamp = now.isoformat()
-    matched_tail, other_tail = f"auto\t{stamp}\n", f"\t\t{NULL}\n"
-    alloc_tail = f"\tauto\t{stamp}\t{stamp if posted else NULL}\n"
+    matched_tail, other_tail = f"auto\t{stamp}\n", f"\t\t{COPY_NULL}\n"
+    alloc_tail = f"\tauto\t{stamp}\t{stamp if posted else COPY_NULL}\n"
     head = f"\t{account_id}\t{job_id}\t"
     lines, allocations = [], []
     add_line, add_allocation = lines.append, allocations.append
@@ -207,17 +194,17 @@ def prepare_direct(rows: list[tuple], ids: list[int], *, account_id: int, job_id
         matched = row[6] == "matched"
         if matched and not (row[7] or row[8] or row[9]):  # as the import writes a matched line: no queue reason
             add_line(f"{pk}{head}{row[1].translate(escape)}\t{day_text}\t{row[3]}\t{row[4].translate(escape)}\t"
-                     f"{row[5].translate(escape)}\t{row[0]}\tmatched\t\t\t\t{NULL if suggested is None else suggested}\t"
+                     f"{row[5].translate(escape)}\t{row[0]}\tmatched\t\t\t\t{COPY_NULL if suggested is None else suggested}\t"
                      f"{matched_tail}")
         else:
             add_line(f"{pk}{head}{row[1].translate(escape)}\t{day_text}\t{row[3]}\t{row[4].translate(escape)}\t"
-                     f"{row[5].translate(escape)}\t{row[0]}\t{row[6]}\t{_text(row[7])}\t{_text(row[8])}\t{_text(row[9])}\t"
-                     f"{NULL if suggested is None else suggested}" + (f"\t{matched_tail}" if matched else other_tail))
+                     f"{row[5].translate(escape)}\t{row[0]}\t{row[6]}\t{copy_field(row[7])}\t{copy_field(row[8])}\t{copy_field(row[9])}\t"
+                     f"{COPY_NULL if suggested is None else suggested}" + (f"\t{matched_tail}" if matched else other_tail))
         if matched:
             member, period = row[width + 2], row[width + 4]
             period_text = iso.get(period)
             if period_text is None:
                 period_text = iso[period] = period.isoformat()
-            add_allocation(f"{pk}\t1\t{row[width]}\t{row[width + 1]}\t{NULL if member is None else member}\t{row[width + 3]}\t"
+            add_allocation(f"{pk}\t1\t{row[width]}\t{row[width + 1]}\t{COPY_NULL if member is None else member}\t{row[width + 3]}\t"
                            f"{period_text}\t{day_text}\t{row[3]}{alloc_tail}")
     return Direct("".join(lines).encode(), "".join(allocations).encode(), len(allocations), max(ids))
