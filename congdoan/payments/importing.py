@@ -236,10 +236,9 @@ def _import(job: StatementImport, progress: Progress) -> dict:
         t = time.monotonic()
         written = staging.write(rows, account_id=account.pk, job_id=job.pk, now=now, posted=post_now, direct=direct)
         skipped = written.pop("skipped")
-        last_id = written.pop("last_id")
         if written["new"]:
             days = [row[2] for row in rows]
-            state["line"] = max(state["line"], last_id)
+            state["line"] = max(state["line"], max(row[0] for row in rows))  # file order, which is write order
             state["day"] = max(state["day"] or datetime.date.min, max(days))
             posting.written(written["new"], min(days))
         for key, value in written.items():
@@ -386,7 +385,7 @@ class _Posting:
     A large import posts in **batches while it reads** (``batch``): after ``POST_FIRST_LINES`` new lines, then
     every ``POST_EVERY_LINES``, the
     days before the latest one written so far, so that the database posts while the next lines are read and
-    matched; ``rest`` posts what is left at the end. A batch takes the lines written up to then (line id ≤
+    matched; ``rest`` posts what is left at the end. A batch takes the lines written up to then (line number ≤
     ``line``) dated before ``day``, less what an earlier batch took: each allocation is posted once, in the
     first batch that covers it. In a statement sorted by date (banks export them so) every day is posted
     whole, in one batch, and the summary transactions are those of posting all at once (one per province,
@@ -394,7 +393,9 @@ class _Posting:
 
     def __init__(self, job: StatementImport, actor, now):
         self.job, self.actor, self.now = job, actor, now
-        self.day: datetime.date | None = None  # earlier batches took the lines up to id ``line`` dated before ``day``
+        # earlier batches took the lines up to line number ``line`` of the file dated before ``day`` (line numbers, not
+        # ids: the file's order is the order lines are written, ids are drawn ahead and a chunk may take new ones)
+        self.day: datetime.date | None = None
         self.line = 0
         self.unanalysed = 0
         self.earliest: datetime.date | None = None
@@ -408,13 +409,13 @@ class _Posting:
         self.earliest = min(self.earliest or earliest, earliest)
 
     def batch(self, *, day: datetime.date, line: int) -> None:
-        """Post the lines up to id ``line`` dated before ``day`` that no batch took yet."""
+        """Post the lines up to line number ``line`` dated before ``day`` that no batch took yet."""
         if self.day is not None and day <= self.day:
             return  # no new day begun since the last batch
         if self.day is None and (self.earliest is None or self.earliest >= day):
             return  # every line written so far is of the latest day
         self.earliest = None
-        self._post(self._remaining().filter(transaction_id__lte=line, paid_on__lt=day))
+        self._post(self._remaining().filter(transaction__line_no__lte=line, paid_on__lt=day))
         self.day, self.line = day, line
 
     def rest(self) -> dict:
@@ -426,7 +427,7 @@ class _Posting:
         allocations = Allocation.objects.filter(transaction__statement_import_id=self.job.pk,
                                                 transaction__bank_account_id=self.job.bank_account_id)
         if self.day is not None:
-            allocations = allocations.filter(Q(transaction_id__gt=self.line) | Q(paid_on__gte=self.day))
+            allocations = allocations.filter(Q(transaction__line_no__gt=self.line) | Q(paid_on__gte=self.day))
         return allocations
 
     def _post(self, allocations) -> None:

@@ -14,6 +14,7 @@ the line errors it found; the parent merges them into its own error log.
 """
 
 import multiprocessing
+import os
 import queue
 import traceback
 
@@ -82,20 +83,30 @@ def _child(statement: Statement, language: str, chunk_lines: int, tax_codes, out
     ("end", debit count), or ("file_error", message, code) / ("crash", trace)."""
     errors = statement.errors
     state = {"items": len(errors.items), "count": errors.count}
+    parent = os.getppid()
+
+    def send(message) -> None:
+        while True:  # a parent killed meanwhile (the worker stopped hard) reads no more: end with it
+            try:
+                out.put(message, timeout=1)
+                return
+            except queue.Full:
+                if os.getppid() != parent:
+                    os._exit(1)
 
     def emit(chunk, read) -> bool:
         items, count = errors.items[state["items"]:], errors.count - state["count"]
         state["items"], state["count"] = len(errors.items), errors.count
-        out.put(("chunk", chunk, read, items, count))
+        send(("chunk", chunk, read, items, count))
         return True
 
     try:
         _produce(statement, language, chunk_lines, emit, tax_codes)
-        out.put((_END, statement.debit_count))
+        send((_END, statement.debit_count))
     except StatementFileError as exc:
-        out.put(("file_error", str(exc.message), exc.code))
+        send(("file_error", str(exc.message), exc.code))
     except BaseException:  # noqa: BLE001 - reported to the parent, which fails the job with it
-        out.put(("crash", traceback.format_exc()))
+        send(("crash", traceback.format_exc()))
     finally:
         out.close()
         out.join_thread()  # everything sent before the process ends

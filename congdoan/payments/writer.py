@@ -82,11 +82,10 @@ class Staging:
         the allocations of those matched; return the counts. ``posted``: the allocations are written as
         posted at ``now`` (the import posts them before its transaction commits, and unmarks any it cannot).
         A line the account already has (same bank transaction ID) is not written: it comes back in
-        ``skipped`` [(line number, bank transaction ID, amount, date)], without allocation nor count; ``last_id``:
-        the largest id of the lines written. ``direct``: the rows prepared for PostgreSQL's direct write
+        ``skipped`` [(line number, bank transaction ID, amount, date)], without allocation nor count. ``direct``: the rows prepared for PostgreSQL's direct write
         (``prepare_direct``)."""
         if not rows:
-            return {"new": 0, "matched": 0, "queued": 0, "credit_total": 0, "skipped": [], "last_id": 0}
+            return {"new": 0, "matched": 0, "queued": 0, "credit_total": 0, "skipped": []}
         if self.pg:
             try:
                 with transaction.atomic():  # a savepoint: a line the account already has undoes the direct write
@@ -119,8 +118,7 @@ class Staging:
                 allocations = [a[:-2] + (db_now, db_now if posted else None) for a in allocations]
             self._copy(cur, ALLOCATION_TABLE, ALLOCATION_COLUMNS, allocations)
         return {"new": len(ids), "matched": len(allocations), "queued": len(ids) - len(allocations),
-                "credit_total": sum(row[3] for row in rows if row[1] in ids), "skipped": skipped,
-                "last_id": max(ids.values(), default=0)}
+                "credit_total": sum(row[3] for row in rows if row[1] in ids), "skipped": skipped}
 
     def _write_direct(self, rows: list[tuple], *, account_id: int, job_id: int, now: datetime.datetime, posted: bool,
                       direct: "Direct | None" = None) -> dict:
@@ -138,7 +136,7 @@ class Staging:
                 with cur.cursor.copy(f"COPY {ALLOCATION_TABLE} ({', '.join(ALLOCATION_COLUMNS)}) FROM STDIN") as copy:
                     copy.write(direct.allocations)
         return {"new": len(rows), "matched": direct.matched, "queued": len(rows) - direct.matched,
-                "credit_total": sum(row[3] for row in rows), "skipped": [], "last_id": direct.last_id}
+                "credit_total": sum(row[3] for row in rows), "skipped": []}
 
     def drop(self) -> None:
         with connection.cursor() as cur:
@@ -162,7 +160,6 @@ class Direct:
     lines: bytes
     allocations: bytes
     matched: int
-    last_id: int
 
 
 def draw_line_ids(count: int) -> list[int]:
@@ -207,4 +204,4 @@ def prepare_direct(rows: list[tuple], ids: list[int], *, account_id: int, job_id
                 period_text = iso[period] = period.isoformat()
             add_allocation(f"{pk}\t1\t{row[width]}\t{row[width + 1]}\t{COPY_NULL if member is None else member}\t{row[width + 3]}\t"
                            f"{period_text}\t{day_text}\t{row[3]}{alloc_tail}")
-    return Direct("".join(lines).encode(), "".join(allocations).encode(), len(allocations), max(ids))
+    return Direct("".join(lines).encode(), "".join(allocations).encode(), len(allocations))

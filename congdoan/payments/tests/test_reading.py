@@ -144,3 +144,65 @@ def test_a_large_import_posts_in_batches_while_it_reads_and_each_receipt_once(pe
     assert sorted(calls) == sorted(set(calls)) and len(calls) == 7
     assert not Allocation.objects.filter(posted_at__isnull=True).exists()
     assert job.timings["post_batches"] == 3
+
+
+def test_a_chunk_that_meets_a_line_imported_before_takes_new_ids_and_every_receipt_is_still_posted_once(
+        personas, account_a, fake_ledger, in_process, monkeypatch):
+    """The matching draws the line ids of the chunks ahead; a chunk that meets a line imported before goes through the
+    staging table and takes new, higher ids. Batches follow the file's line numbers, not ids: nothing is skipped."""
+    from congdoan.payments import ledger
+
+    monkeypatch.setattr(importing, "POST_FIRST_LINES", 2)
+    monkeypatch.setattr(importing, "POST_EVERY_LINES", 1)  # a batch after every chunk that begins a new day
+    real_matched = importing._matched
+
+    def matched_all_first(chunks, match, *, in_thread, ahead):  # every chunk matched (its ids drawn) before any write
+        return iter(list(real_matched(chunks, match, in_thread=in_thread, ahead=ahead)))
+
+    fee = "CONG TY MAY SONG HONG NOP KPCD MST 2600123456"
+    run(personas.province_a_chair, account_a, vcb_csv([vcb_row(txn="T5", date="03/06/2025", note=fee)]))
+    monkeypatch.setattr(importing, "_matched", matched_all_first)
+    calls = []
+    real_receipt = ledger.post_receipt
+    monkeypatch.setattr(ledger, "post_receipt", lambda **kw: calls.append(kw["allocation"].external_id) or real_receipt(**kw))
+    rows = [vcb_row(txn=f"T{i}", date=day, note=fee) for i, day in enumerate(
+        ["02/06/2025", "02/06/2025", "03/06/2025", "03/06/2025", "03/06/2025", "05/06/2025", "04/06/2025", "05/06/2025",
+         "06/06/2025"], start=1)]  # T6 (new ids) begins 05/06, then T7 of 04/06 (an id drawn before T6's): in the next batch
+    job = run(personas.province_a_chair, account_a, vcb_csv(rows))
+    assert job.status == ImportStatus.DONE, job.errors
+    assert (job.new_count, job.known_count, job.matched_count, job.posted_count) == (8, 1, 8, 8)
+    new = Allocation.objects.filter(transaction__statement_import=job)
+    assert sorted(calls) == sorted(a.external_id for a in new) and len(set(calls)) == 8  # each once, none left out
+    fallback = BankTransaction.objects.get(bank_txn_id="T6")  # written after T5 was met: a new id above later chunks'
+    if connection.vendor == "postgresql":
+        assert fallback.pk > BankTransaction.objects.get(bank_txn_id="T9").pk
+    assert not Allocation.objects.filter(posted_at__isnull=True).exists() and job.timings["post_batches"] > 2
+
+
+def test_the_child_reader_ends_when_its_parent_is_gone(personas, account_a, tmp_path):
+    """A worker killed hard leaves no reader behind: the child, blocked on a full channel, sees its parent changed
+    and ends (simulated: the child's ``getppid`` changes while nobody reads)."""
+    from congdoan.payments.parsers import open_statement
+    from congdoan.payments.tests.conftest import vcb_csv as csv_of
+
+    path = tmp_path / "s.csv"
+    path.write_bytes(csv_of([vcb_row(txn=f"T{i}") for i in range(50)]))
+    statement = open_statement(path, fmt="table", layout=account_a.layout, name="s.csv", expected_account=account_a.account_number)
+    context = multiprocessing.get_context("fork")
+    channel = context.Queue(maxsize=1)
+    calls = []
+    real = reading.os.getppid
+
+    def getppid():  # the parent's pid at the start, then another one: the parent is gone
+        calls.append(1)
+        return real() if len(calls) == 1 else 1
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(reading.os, "getppid", getppid):
+        child = context.Process(target=reading._child, args=(statement, "vi", 2, None, channel), daemon=True)
+        child.start()
+    child.join(timeout=20)
+    assert not child.is_alive() and child.exitcode == 1
+    channel.close()
+    channel.cancel_join_thread()
