@@ -133,6 +133,8 @@ def _import(job: StatementImport, progress: Progress) -> dict:
                                expected_account=account.account_number)
     errors = statement.errors
     progress.update(force=True, phase=Phase.READING, rows_total=statement.total)
+    large = parallel(statement)  # read in a child process; matched in a thread of its own on PostgreSQL
+    in_thread = large and connection.vendor == "postgresql"
     resolver = Resolver()
     closed: dict[tuple[int, datetime.date], bool] = {}
     staging = Staging()
@@ -192,14 +194,14 @@ def _import(job: StatementImport, progress: Progress) -> dict:
                                         line[PERIOD]))
         t = _spent(spent, "match_decide", t)
         direct = None
-        if state["prepare"] and rows:  # the chunk in COPY's format, here rather than in the thread that writes
+        if in_thread and rows:  # the chunk in COPY's format, here rather than in the thread that writes
             direct = prepare_direct(rows, draw_line_ids(len(rows)), account_id=account.pk, job_id=job.pk, now=now,
                                     posted=post_now)
         _spent(spent, "match_prepare", t)
         return rows, known, known_lines, direct
 
     totals = {"new": 0, "known": 0, "matched": 0, "queued": 0, "credit_total": 0}
-    state = {"probe": True, "day": None, "line": 0, "prepare": False}
+    state = {"probe": True}
     spent = {"wait": 0.0, "match": 0.0, "write": 0.0, "match_known": 0.0, "match_keys": 0.0, "match_lookup": 0.0, "match_decide": 0.0,
              "match_prepare": 0.0}
 
@@ -237,10 +239,7 @@ def _import(job: StatementImport, progress: Progress) -> dict:
         written = staging.write(rows, account_id=account.pk, job_id=job.pk, now=now, posted=post_now, direct=direct)
         skipped = written.pop("skipped")
         if written["new"]:
-            days = [row[2] for row in rows]
-            state["line"] = max(state["line"], max(row[0] for row in rows))  # file order, which is write order
-            state["day"] = max(state["day"] or datetime.date.min, max(days))
-            posting.written(written["new"], min(days))
+            posting.written(rows, written["new"])
         for key, value in written.items():
             totals[key] += value
         if skipped:  # lines imported before (or meanwhile by another import): counted, and checked to be the same
@@ -255,14 +254,12 @@ def _import(job: StatementImport, progress: Progress) -> dict:
     gc.disable()  # a million small objects: the cyclic collector would rescan them again and again
     try:
         with transaction.atomic():  # every new line of the file, or none
-            if connection.vendor == "postgresql" and parallel(statement):
+            if in_thread:
                 _more_temp_buffers()
             staging.create()
             rows_read = 0
             chunks = read_chunks(statement, job.language or settings.LANGUAGE_CODE, CHUNK_LINES, resolver.tax_codes())
             in_batches = post_now and _in_batches(statement)
-            in_thread = connection.vendor == "postgresql" and parallel(statement)
-            state["prepare"] = in_thread  # the matching thread also prepares the chunk for the direct write
             batch_at = POST_FIRST_LINES
             timings["opened_seconds"] = round(time.monotonic() - t0, 3)
             waited = time.monotonic()
@@ -271,7 +268,7 @@ def _import(job: StatementImport, progress: Progress) -> dict:
                 spent["wait"] += time.monotonic() - waited
                 flush(decided)
                 if in_batches and not errors.count and totals["new"] >= batch_at and totals["matched"]:
-                    posting.batch(day=state["day"], line=state["line"])  # the days before the latest one written
+                    posting.batch()  # the days before the latest one written
                     batch_at = totals["new"] + POST_EVERY_LINES
                 progress.update(rows_done=rows_read, rows_total=max(statement.total, rows_read),
                                 phase=Phase.WRITING if not errors.count else Phase.READING)
@@ -397,20 +394,27 @@ class _Posting:
         # ids: the file's order is the order lines are written, ids are drawn ahead and a chunk may take new ones)
         self.day: datetime.date | None = None
         self.line = 0
-        self.unanalysed = 0
+        # what was written since: the latest day and the last line number, the earliest day since the last batch
+        self.latest: datetime.date | None = None
+        self.last_line = 0
         self.earliest: datetime.date | None = None
+        self.unanalysed = 0
         self.totals = {"posted": 0, "refused": 0}
         self.timings: dict[str, float] = {}
         self.batches = 0
 
-    def written(self, lines: int, earliest: datetime.date) -> None:
-        """``lines`` new lines were written, the earliest dated ``earliest``."""
-        self.unanalysed += lines
-        self.earliest = min(self.earliest or earliest, earliest)
+    def written(self, rows: list[tuple], new: int) -> None:
+        """A chunk was written: its rows (as ``Staging.write`` takes them), ``new`` of them new lines."""
+        days = [row[2] for row in rows]
+        self.unanalysed += new
+        self.earliest = min(self.earliest or min(days), min(days))
+        self.latest = max(self.latest or max(days), max(days))
+        self.last_line = max(self.last_line, max(row[0] for row in rows))  # file order, which is write order
 
-    def batch(self, *, day: datetime.date, line: int) -> None:
-        """Post the lines up to line number ``line`` dated before ``day`` that no batch took yet."""
-        if self.day is not None and day <= self.day:
+    def batch(self) -> None:
+        """Post the lines written so far dated before the latest day written, that no batch took yet."""
+        day, line = self.latest, self.last_line
+        if day is None or (self.day is not None and day <= self.day):
             return  # no new day begun since the last batch
         if self.day is None and (self.earliest is None or self.earliest >= day):
             return  # every line written so far is of the latest day
