@@ -596,9 +596,7 @@ class _Run:
         the receipts' books and accounts summed up per union and source first (a few thousand rows), then each
         (unit, account) pair they use that has no account yet."""
         t = self.t
-        money = f"CASE WHEN cash = 1 THEN '{AccountCode.CASH.value}' ELSE '{AccountCode.BANK.value}' END"
-        revenue = (f"CASE WHEN source = 'union_fee' THEN '{_revenue_code(Source.UNION_FEE)}' "
-                   f"ELSE '{_revenue_code(Source.DUES)}' END")
+        money, revenue = _money_account_sql(""), _revenue_account_sql("")
         uppers = " ".join(
             f"UNION ALL SELECT u{i}, '{AccountCode.RECEIVABLE_LOWER.value}' FROM used WHERE h{i} = 1 "
             f"UNION ALL SELECT u{i}, {revenue} FROM used WHERE h{i} = 1" for i in (1, 2, 3))
@@ -667,9 +665,7 @@ class _Run:
         (one pair per position the level holds above them: a province is the first level above the unions
         directly under it and the second above the others)."""
         t = self.t
-        money = f"CASE WHEN u.cash = 1 THEN '{AccountCode.CASH.value}' ELSE '{AccountCode.BANK.value}' END"
-        revenue = (f"CASE WHEN u.source = 'union_fee' THEN '{_revenue_code(Source.UNION_FEE)}' "
-                   f"ELSE '{_revenue_code(Source.DUES)}' END")
+        money, revenue = _money_account_sql("u."), _revenue_account_sql("u.")
         upper = [f"""
               SELECT u.txn_id, u.paid_on, u.u{i} AS unit_id, '{AccountCode.RECEIVABLE_LOWER.value}' AS code, SUM(u.p{i}) AS debit,
                      0 AS credit FROM u WHERE u.p{i} > 0 GROUP BY u.txn_id, u.paid_on, u.u{i}
@@ -750,6 +746,17 @@ def _out_of_scope(book: Unit) -> FinanceError:
 
 def _revenue_code(source: str) -> str:
     return AccountCode.REVENUE_UNION_FEE.value if source == Source.UNION_FEE else AccountCode.REVENUE_DUES.value
+
+
+def _money_account_sql(prefix: str) -> str:
+    """SQL: the account the money of a row (``<prefix>cash``) lands in, cash or bank."""
+    return f"CASE WHEN {prefix}cash = 1 THEN '{AccountCode.CASH.value}' ELSE '{AccountCode.BANK.value}' END"
+
+
+def _revenue_account_sql(prefix: str) -> str:
+    """SQL: the revenue account of a row's source (``<prefix>source``), as ``_revenue_code``."""
+    return (f"CASE WHEN {prefix}source = '{Source.UNION_FEE.value}' THEN '{_revenue_code(Source.UNION_FEE)}' "
+            f"ELSE '{_revenue_code(Source.DUES)}' END")
 
 
 def _as_date(value):
