@@ -59,6 +59,27 @@ def test_an_allocation_naming_a_missing_unit_or_member_is_refused_on_insert_and_
     assert "987654321" in refused(exc)
 
 
+def test_one_wrong_reference_among_many_rows_of_one_statement_is_found_and_named(personas, account_a):
+    """Each distinct value a statement wrote is probed once (migration 0007): the one member that does not exist,
+    among rows naming existing ones, refuses the statement, and the message names the row that holds it."""
+    p = personas
+    lines = [line(account_a, f"FT{i}") for i in range(6)]
+    values, params = [], []
+    for index, bank_line in enumerate(lines):
+        member = 987654321 if index == 4 else p.member_a.pk
+        values.append("(%s, 1, 'member', %s, %s, 'dues', '2025-06-01', '2025-06-02', 5, 'auto', now())")
+        params += [bank_line.pk, p.grassroots_a.pk, member]
+    with pytest.raises(IntegrityError) as exc, transaction.atomic():
+        execute("INSERT INTO payments_allocation (transaction_id, part, payer_kind, unit_id, member_id, source, period, paid_on, "
+                f"amount, matched_by, created_at) VALUES {', '.join(values)}", params)
+    assert f"names unit {p.grassroots_a.pk} or member 987654321" in refused(exc)
+    assert not Allocation.objects.filter(transaction__in=lines).exists()
+    execute("INSERT INTO payments_allocation (transaction_id, part, payer_kind, unit_id, member_id, source, period, paid_on, "
+            f"amount, matched_by, created_at) VALUES {', '.join(values)}",
+            [p.member_a.pk if value == 987654321 else value for value in params])
+    assert Allocation.objects.filter(transaction__in=lines).count() == 6
+
+
 def test_what_lines_and_allocations_refer_to_is_not_deleted(personas, account_a):
     p = personas
     bank_line = line(account_a)
