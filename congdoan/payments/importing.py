@@ -255,7 +255,7 @@ def _import(job: StatementImport, progress: Progress) -> dict:
     try:
         with transaction.atomic():  # every new line of the file, or none
             if in_thread:
-                _more_temp_buffers()
+                _more_memory()
             staging.create()
             rows_read = 0
             chunks = read_chunks(statement, job.language or settings.LANGUAGE_CODE, CHUNK_LINES, resolver.tax_codes())
@@ -314,11 +314,17 @@ def _import(job: StatementImport, progress: Progress) -> dict:
 #: memory for the temporary tables of a large import (PostgreSQL's default, 8 MB, sends the posting's tables of
 #: a million receipts to disk between its passes); taken as needed, returned when the worker's connection closes
 TEMP_BUFFERS = "512MB"
+#: memory of each sort and hash of a large statement's posting (the default 4 MB sends the sorts of its
+#: hundreds of thousands of receipts to disk)
+WORK_MEM = "128MB"
 
 
-def _more_temp_buffers() -> None:
-    """Raise ``temp_buffers`` for this transaction, when the session has not used a temporary table yet
-    (PostgreSQL refuses the change after that: the import then runs with what the session has)."""
+def _more_memory() -> None:
+    """Raise ``work_mem`` and ``temp_buffers`` for this transaction; ``temp_buffers`` only when the session has
+    not used a temporary table yet (PostgreSQL refuses the change after that: the import then runs with what
+    the session has)."""
+    with connection.cursor() as cur:
+        cur.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
     try:
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute(f"SET LOCAL temp_buffers = '{TEMP_BUFFERS}'")

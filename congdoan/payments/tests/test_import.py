@@ -265,25 +265,31 @@ def test_the_task_runs_the_job_after_commit(personas, account_a, fake_ledger, dj
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
 @pytest.mark.django_db(transaction=True)
-def test_a_large_import_asks_for_more_temporary_buffers_when_the_session_still_may():
-    """temp_buffers can change only before a session's first temporary table: raised then, and after that the import
-    goes on with what the session has (no error, nothing undone)."""
+def test_a_large_import_asks_for_more_memory_and_temporary_buffers_when_the_session_still_may():
+    """work_mem is raised for the import's transaction; temp_buffers can change only before a session's first
+    temporary table: raised then, and after that the import goes on with what the session has (no error, nothing
+    undone). Both end with the transaction."""
     from congdoan.payments import importing
 
-    def temp_buffers():
+    def show(name):
         with connection.cursor() as cur:
-            cur.execute("SHOW temp_buffers")
+            cur.execute(f"SHOW {name}")
             return cur.fetchone()[0]
 
     connection.close()  # a session of its own: the test database's may have used temporary tables
+    default_work_mem = show("work_mem")
+    assert default_work_mem != importing.WORK_MEM
     with transaction.atomic():
-        importing._more_temp_buffers()
-        assert temp_buffers() == importing.TEMP_BUFFERS
+        importing._more_memory()
+        assert show("temp_buffers") == importing.TEMP_BUFFERS
+        assert show("work_mem") == importing.WORK_MEM
         with connection.cursor() as cur:
             cur.execute("CREATE TEMPORARY TABLE t_used (x int)")
             cur.execute("INSERT INTO t_used VALUES (1)")
+    assert show("work_mem") == default_work_mem
     with transaction.atomic():
-        importing._more_temp_buffers()  # too late for this session: refused by PostgreSQL, and nothing else undone
+        importing._more_memory()  # temp_buffers too late for this session: refused by PostgreSQL, nothing else undone
+        assert show("work_mem") == importing.WORK_MEM
         with connection.cursor() as cur:
             cur.execute("SELECT x FROM t_used")
             assert cur.fetchone() == (1,)
