@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from congdoan.core.background import COPY_ESCAPES, COPY_NULL, copy_field
+from congdoan.core.background import COPY_NULL, copy_field, copy_text
 
 STAGE_COLUMNS = [
     ("line_no", "integer"), ("txn_id", "varchar(64)"), ("booked_on", "date"), ("amount", "bigint"),
@@ -179,7 +179,7 @@ def prepare_direct(rows: list[tuple], ids: list[int], *, account_id: int, job_id
     ``ids``: done where the chunk is matched, so the writing thread only sends bytes. (Tight: a million lines
     pass here; texts that may hold tabs or backslashes are escaped, dates formatted once per day.)"""
     width = len(STAGE_COLUMNS)
-    escape, iso = COPY_ESCAPES, {}
+    text, iso = copy_text, {}
     stamp = now.isoformat()
     matched_tail, other_tail = f"auto\t{stamp}\n", f"\t\t{COPY_NULL}\n"
     alloc_tail = f"\tauto\t{stamp}\t{stamp if posted else COPY_NULL}\n"
@@ -194,12 +194,12 @@ def prepare_direct(rows: list[tuple], ids: list[int], *, account_id: int, job_id
         suggested = row[10]
         matched = row[6] == "matched"
         if matched and not (row[7] or row[8] or row[9]):  # as the import writes a matched line: no queue reason
-            add_line(f"{pk}{head}{row[1].translate(escape)}\t{day_text}\t{row[3]}\t{row[4].translate(escape)}\t"
-                     f"{row[5].translate(escape)}\t{row[0]}\tmatched\t\t\t\t{COPY_NULL if suggested is None else suggested}\t"
+            add_line(f"{pk}{head}{text(row[1])}\t{day_text}\t{row[3]}\t{text(row[4])}\t"
+                     f"{text(row[5])}\t{row[0]}\tmatched\t\t\t\t{COPY_NULL if suggested is None else suggested}\t"
                      f"{matched_tail}")
         else:
-            add_line(f"{pk}{head}{row[1].translate(escape)}\t{day_text}\t{row[3]}\t{row[4].translate(escape)}\t"
-                     f"{row[5].translate(escape)}\t{row[0]}\t{row[6]}\t{copy_field(row[7])}\t{copy_field(row[8])}\t{copy_field(row[9])}\t"
+            add_line(f"{pk}{head}{text(row[1])}\t{day_text}\t{row[3]}\t{text(row[4])}\t"
+                     f"{text(row[5])}\t{row[0]}\t{row[6]}\t{copy_field(row[7])}\t{copy_field(row[8])}\t{copy_field(row[9])}\t"
                      f"{COPY_NULL if suggested is None else suggested}" + (f"\t{matched_tail}" if matched else other_tail))
         if matched:
             member, period = row[width + 2], row[width + 4]
