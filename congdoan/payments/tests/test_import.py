@@ -323,3 +323,25 @@ def test_the_direct_write_stores_every_value_as_given(personas, account_a):
     allocation = Allocation.objects.get()
     assert (allocation.transaction_id, allocation.unit_id, allocation.member_id, allocation.period, allocation.posted_at) == (
         first.pk, personas.grassroots_a.pk, None, datetime.date(2025, 5, 1), now)
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_before_posting_the_statistics_of_the_columns_that_choose_the_allocations_are_refreshed(
+        personas, account_a, fake_ledger, monkeypatch):
+    """After many new lines the import refreshes the planner's statistics before it posts (a stale plan probes every
+    unposted allocation once per line), for the columns that choose the allocations only: the notes' long texts are
+    not read."""
+    from congdoan.payments import importing
+
+    monkeypatch.setattr(importing, "ANALYZE_AFTER", 2)
+    p = personas
+    rows = [vcb_row(txn=f"T{i}", note=f"CONG TY MAY SONG HONG NOP KPCD T5/2025 MST 2600123456 LAN {i}") for i in range(3)]
+    job = run(p.province_a_chair, account_a, vcb_csv(rows))
+    assert job.status == ImportStatus.DONE and job.posted_count == 3
+    with connection.cursor() as cur:
+        cur.execute("SELECT tablename, attname FROM pg_stats WHERE tablename IN ('payments_banktransaction', "
+                    "'payments_allocation')")
+        analysed = set(cur.fetchall())
+    assert {("payments_banktransaction", "line_no"), ("payments_banktransaction", "statement_import_id"),
+            ("payments_allocation", "transaction_id"), ("payments_allocation", "paid_on")} <= analysed
+    assert ("payments_banktransaction", "description") not in analysed
