@@ -205,19 +205,22 @@ def test_a_receipt_naming_a_missing_transaction_is_refused(p):
     assert "bank:x:1" in refused_reference(exc)
 
 
-@pytest.mark.parametrize("column,value", [("member_id", 987654321), ("reversal_of_id", 987654321)])
-def test_a_receipt_naming_a_missing_member_or_receipt_reversed_is_refused_at_once(p, column, value):
-    """Checked with the receipt's other references, once per statement (finance 0019), not at commit."""
+@pytest.mark.parametrize("column,value", [("member_id", 987654321), ("reversal_of_id", 987654321), ("unit_1_id", 987654321),
+                                          ("unit_2_id", 987654321), ("unit_3_id", 987654321)])
+def test_a_receipt_naming_a_missing_member_receipt_reversed_or_upper_level_is_refused_at_once(p, column, value):
+    """Checked with the receipt's other references, once per statement (finance 0019; the upper levels since 0020),
+    not at commit."""
     txn = new_transaction(p.grassroots_a)
     with pytest.raises(IntegrityError) as exc, transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("INSERT INTO finance_receipt (external_id, transaction_id, unit_id, payer_kind, source, amount, paid_on, "
                        f"period, part_1, part_2, part_3, {column}) VALUES ('bank:y:1', %s, %s, 'member', 'dues', 5, %s, %s, 0, 0, 0, %s)",
                        [txn, p.grassroots_a.pk, DAY, DAY.replace(day=1), value])
     assert "bank:y:1" in refused_reference(exc)
-    with connection.cursor() as cursor:  # the member that exists is accepted
+    with connection.cursor() as cursor:  # the member and the upper levels that exist are accepted
         cursor.execute("INSERT INTO finance_receipt (external_id, transaction_id, unit_id, payer_kind, source, amount, paid_on, "
-                       "period, part_1, part_2, part_3, member_id) VALUES ('bank:y:2', %s, %s, 'member', 'dues', 5, %s, %s, 0, 0, 0, %s)",
-                       [txn, p.grassroots_a.pk, DAY, DAY.replace(day=1), p.member_a.pk])
+                       "period, part_1, part_2, part_3, member_id, unit_1_id, unit_2_id, unit_3_id) VALUES ('bank:y:2', %s, %s, "
+                       "'member', 'dues', 5, %s, %s, 0, 0, 0, %s, %s, %s, %s)",
+                       [txn, p.grassroots_a.pk, DAY, DAY.replace(day=1), p.member_a.pk, p.upper_a.pk, p.province_a.pk, p.national.pk])
     with pytest.raises(IntegrityError) as member_gone, transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("DELETE FROM members_member WHERE id = %s", [p.member_a.pk])
