@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 
 from congdoan.finance import services
 from congdoan.finance.bulk import ReceiptIn, receipts_post_bulk
-from congdoan.finance.models import Account, Entry, Transaction
+from congdoan.finance.models import Account, Entry, Receipt, Transaction
 from congdoan.finance.references import payment_reference_for
 
 pytestmark = pytest.mark.skipif("connection.vendor != 'postgresql'")
@@ -225,6 +225,28 @@ def test_a_receipt_naming_a_missing_member_receipt_reversed_or_upper_level_is_re
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("DELETE FROM members_member WHERE id = %s", [p.member_a.pk])
     assert "has receipts" in refused_reference(member_gone)
+
+
+@pytest.mark.parametrize("bad_at", [None, 1, 700, 1200])
+def test_a_large_statements_receipts_are_checked_by_their_distinct_values(p, bad_at):
+    """From ``FEW_ROWS`` rows a statement's references are probed by distinct value (finance 0020): one upper level that
+    does not exist among 1,200 receipts is found, wherever it is, and named in the message; none: all are written."""
+    from congdoan.core.statement_checks import FEW_ROWS
+
+    assert 1200 >= FEW_ROWS
+    txn = new_transaction(p.grassroots_a)
+    sql = ("INSERT INTO finance_receipt (external_id, transaction_id, unit_id, payer_kind, source, amount, paid_on, period, "
+           "part_1, part_2, part_3, member_id, unit_1_id) SELECT 'bank:big:' || g, %s, %s, 'member', 'dues', 5, %s, %s, 0, 0, 0, "
+           "%s, CASE WHEN g = %s THEN 987654321 ELSE %s END FROM generate_series(1, 1200) g")
+    params = [txn, p.grassroots_a.pk, DAY, DAY.replace(day=1), p.member_a.pk, bad_at or 0, p.upper_a.pk]
+    if bad_at is None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        assert Receipt.objects.filter(external_id__startswith="bank:big:").count() == 1200
+        return
+    with pytest.raises(IntegrityError) as exc, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    assert f"bank:big:{bad_at} " in refused_reference(exc)
 
 
 def test_accounts_and_units_in_the_books_are_not_deleted(p):
