@@ -122,6 +122,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # undone last: the AlterFields undone before it rebuild finance_entry on SQLite, which drops its trigger
+        migrations.RunPython(migrations.RunPython.noop, run([], SQLITE_FORWARD)),
         migrations.AlterField(
             model_name='entry',
             name='account',
