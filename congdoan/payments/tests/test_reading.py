@@ -206,3 +206,36 @@ def test_the_child_reader_ends_when_its_parent_is_gone(personas, account_a, tmp_
     assert not child.is_alive() and child.exitcode == 1
     channel.close()
     channel.cancel_join_thread()
+
+
+def test_the_child_reader_gives_way_to_the_workers_connection(personas, account_a, tmp_path):
+    """The reader runs at a lower priority than the worker and its database connection (``READER_NICE``), which do
+    most of an import's work: the reader and the matching share what the connection leaves."""
+    import os
+    import unittest.mock
+
+    from congdoan.payments.parsers import open_statement
+    from congdoan.payments.tests.conftest import vcb_csv as csv_of
+
+    path = tmp_path / "s.csv"
+    path.write_bytes(csv_of([vcb_row(txn=f"T{i}") for i in range(5)]))
+    statement = open_statement(path, fmt="table", layout=account_a.layout, name="s.csv", expected_account=account_a.account_number)
+    context = multiprocessing.get_context("fork")
+    channel, asked = context.Queue(), context.Queue()
+    real_nice, before = reading.os.nice, os.nice(0)
+
+    def nice(increment):  # runs in the child: reports the increment and the child's own priority after it
+        niceness = real_nice(increment)
+        asked.put((increment, niceness))
+        return niceness
+
+    with unittest.mock.patch.object(reading.os, "nice", nice):
+        child = context.Process(target=reading._child, args=(statement, "vi", 1000, None, channel), daemon=True)
+        child.start()
+    messages = [channel.get(timeout=20)]
+    while messages[-1][0] == "chunk":
+        messages.append(channel.get(timeout=20))
+    child.join(timeout=20)
+    assert messages[-1][0] == "end" and [len(m[1]) for m in messages[:-1]] == [5]
+    assert asked.get(timeout=5) == (reading.READER_NICE, min(19, before + reading.READER_NICE))
+    assert os.nice(0) == before  # the worker itself keeps its priority
