@@ -88,7 +88,10 @@ def _child(statement: Statement, language: str, chunk_lines: int, tax_codes, out
     errors = statement.errors
     state = {"items": len(errors.items), "count": errors.count}
     parent = os.getppid()
-    os.nice(READER_NICE)
+    try:
+        os.nice(READER_NICE)
+    except OSError:  # a system that refuses it: the reader runs at the worker's priority
+        pass
 
     def send(message) -> None:
         while True:  # a parent killed meanwhile (the worker stopped hard) reads no more: end with it
