@@ -326,11 +326,10 @@ def test_the_direct_write_stores_every_value_as_given(personas, account_a):
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
-def test_before_posting_the_statistics_of_the_columns_that_choose_the_allocations_are_refreshed(
+def test_before_posting_the_statistics_are_refreshed_but_for_the_lines_texts(
         personas, account_a, fake_ledger, monkeypatch):
     """After many new lines the import refreshes the planner's statistics before it posts (a stale plan probes every
-    unposted allocation once per line), for the columns that choose the allocations only: the notes' long texts are
-    not read."""
+    unposted allocation once per line): the allocations' in full, the lines' but for their texts, which are not read."""
     from congdoan.payments import importing
 
     monkeypatch.setattr(importing, "ANALYZE_AFTER", 2)
@@ -343,5 +342,6 @@ def test_before_posting_the_statistics_of_the_columns_that_choose_the_allocation
                     "'payments_allocation')")
         analysed = set(cur.fetchall())
     assert {("payments_banktransaction", "line_no"), ("payments_banktransaction", "statement_import_id"),
-            ("payments_allocation", "transaction_id"), ("payments_allocation", "paid_on")} <= analysed
-    assert ("payments_banktransaction", "description") not in analysed
+            ("payments_banktransaction", "status"), ("payments_allocation", "transaction_id"), ("payments_allocation", "paid_on"),
+            ("payments_allocation", "posted_at"), ("payments_allocation", "member_id")} <= analysed
+    assert not {("payments_banktransaction", name) for name in ("description", "payer_name", "reason_detail")} & analysed
