@@ -249,6 +249,27 @@ def test_a_large_statements_receipts_are_checked_by_their_distinct_values(p, bad
     assert f"bank:big:{bad_at} " in refused_reference(exc)
 
 
+@pytest.mark.parametrize("bad_at", [None, 1, 1200])
+def test_a_large_statements_entries_are_checked_by_their_distinct_accounts_and_units(p, bad_at):
+    """From ``FEW_ROWS`` rows the (account, unit) pairs are probed once each (finance 0020): an account of another unit
+    among 1,200 entries is found and named; none: all are written."""
+    txn = new_transaction(p.grassroots_a)
+    bank, revenue, other = account(p.grassroots_a, "112"), account(p.grassroots_a, "518"), account(p.grassroots_b, "518")
+    sql = ("INSERT INTO finance_entry (transaction_id, account_id, unit_id, date, debit, credit) SELECT %s, "
+           "CASE WHEN g = %s THEN %s WHEN g %% 2 = 1 THEN %s ELSE %s END, %s, %s, "
+           "CASE WHEN g %% 2 = 1 THEN 100 ELSE 0 END, CASE WHEN g %% 2 = 0 THEN 100 ELSE 0 END FROM generate_series(1, 1200) g")
+    params = [txn, bad_at or 0, other, bank, revenue, p.grassroots_a.pk, DAY]
+    if bad_at is None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        assert Entry.objects.filter(transaction_id=txn).count() == 1200
+        commit_checks()  # balanced
+        return
+    with pytest.raises(IntegrityError) as exc, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    assert f"account {other} of unit {p.grassroots_a.pk}" in refused_reference(exc)
+
+
 def test_accounts_and_units_in_the_books_are_not_deleted(p):
     services.ledger_post(actor=p.accountant_a, unit=p.grassroots_a, date=DAY, lines=[("112", 500, 0), ("518", 0, 500)])
     with pytest.raises(IntegrityError) as account_gone, transaction.atomic(), connection.cursor() as cursor:
