@@ -3,9 +3,10 @@
 0003/0005/0006 joined every row a statement wrote to the bank account, import, official, unit, member, line
 and cash receipt it names: one index look-up per row and reference (a million-line statement's 900,042
 allocations: 4.2 s, measured with pg_stat_user_functions). A chunk of lines names one account and one
-import, its allocations a few thousand units and members: each distinct value is now looked up once
-(``congdoan.core.statement_checks``); only the lines an allocation names are as many as its rows. The row
-named in the message is searched only when a reference is missing. What is checked, the SQLSTATE and the
+import, its allocations a few thousand units and members: from 1,000 rows each distinct value is now
+looked up once (``congdoan.core.statement_checks``); only the lines an allocation names are as many as its
+rows. The row named in the message is then searched only when a reference is missing; a smaller statement
+is joined row by row as before. What is checked, the SQLSTATE and the
 messages do not change.
 """
 
