@@ -10,8 +10,9 @@ service the background task calls:
     the ledger as a receipt in bulk (finance.bulk), all in one transaction, committed with its deferred checks;
   - the same statement again (every line already imported: nothing changes, nothing posted).
 Prints `name: value unit` lines, with the stage breakdown and the machine's load average (the machine
-is shared: wall times move with the other load). PAYMENTS_BENCH_SETTINGS picks the
-settings module (default congdoan.settings).
+is shared: wall times move with the other load). BENCH_CHECKS=1 adds the time of each statement-level
+reference check (pg_stat_user_functions); BENCH_EXPLAIN=<ms> writes the plans of slower statements to
+PostgreSQL's log. PAYMENTS_BENCH_SETTINGS picks the settings module (default congdoan.settings).
 """
 
 import contextlib
@@ -149,7 +150,8 @@ def worker(path: str):
         print(f"{label}_post_seconds: {t.get('post_seconds', 0):.1f} s (posted {job.posted_count} receipts in bulk, inside the "
               f"import's transaction, in {t.get('post_batches', 0)} batches: all but the last while the next lines are read)")
         print(f"{label}_post_after_reading_seconds: {t.get('post_rest_seconds', 0):.1f} s (the last batch, after the reading)")
-        for stage, what in (("stage", "allocations staged"), ("prepare", "units, rules, accounts"),
+        for stage, what in (("analyze", "the lines' and allocations' statistics refreshed before each batch"),
+                            ("stage", "allocations staged"), ("prepare", "units, rules, accounts"),
                             ("decide", "decisions and splits, one CREATE TABLE AS"),
                             ("groups", "summary transactions: one per union, day, source and account"),
                             ("receipts", "INSERT receipts with their splits"), ("transactions", "INSERT summary transactions"),
@@ -178,7 +180,9 @@ def worker(path: str):
         with (open(target, "w") if target != "1" else contextlib.nullcontext(sys.stderr)) as stream:
             pstats.Stats(profile, stream=stream).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(45)
     else:
+        watch_checks()
         job, total = run_once("pay_import")
+        print_checks()
     print(f"pay_ledger_wired: {'yes' if ledger.available() else 'no (receipt_post not found: posting deferred)'}")
     print(f"pay_import_under_60s: {'yes' if total < 60 else 'no'} (imported, matched and posted)")
     print(f"pay_lines_in_db: {BankTransaction.objects.count()} lines, {Allocation.objects.count()} allocations, "
@@ -190,6 +194,39 @@ def worker(path: str):
     if ledger.available():
         one_by_one(user, int(os.environ.get("BENCH_ONE_BY_ONE", "1000")))
     run_once("pay_reimport")
+
+
+def watch_checks():
+    """BENCH_CHECKS=1: count the time of the database's own functions (the statement-level reference checks) in the
+    import's session; BENCH_EXPLAIN=<ms> also writes the plan of every statement that took longer to the server's log
+    (auto_explain, this session only; the server's settings are not touched). Needs a superuser connection."""
+    from django.db import connection
+
+    if not os.environ.get("BENCH_CHECKS") and not os.environ.get("BENCH_EXPLAIN"):
+        return
+    with connection.cursor() as cur:
+        cur.execute("SET track_functions = 'pl'")
+        if os.environ.get("BENCH_EXPLAIN"):
+            cur.execute("LOAD 'auto_explain'")
+            cur.execute(f"SET auto_explain.log_min_duration = {int(os.environ['BENCH_EXPLAIN'])}")
+            cur.execute("SET auto_explain.log_analyze = on")
+            cur.execute("SET auto_explain.log_timing = off")
+            cur.execute("SET auto_explain.log_nested_statements = on")
+
+
+def print_checks():
+    from django.db import connection
+
+    if not os.environ.get("BENCH_CHECKS") and not os.environ.get("BENCH_EXPLAIN"):
+        return
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_stat_force_next_flush()")
+    connection.close()  # the statistics are read by another session once flushed
+    time.sleep(1.5)
+    with connection.cursor() as cur:
+        cur.execute("SELECT funcname, calls, total_time FROM pg_stat_user_functions ORDER BY total_time DESC")
+        for name, calls, total in cur.fetchall():
+            print(f"pay_import_check_seconds: {total / 1000:.2f} s {name} ({calls} statements)")
 
 
 def one_by_one(user, count: int):

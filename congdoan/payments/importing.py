@@ -446,10 +446,12 @@ class _Posting:
             # allocations by one index probe per line into every unposted allocation (quadratic); refresh them: the
             # allocations' in full, the lines' but for their texts (notes, names, reasons), whose statistics cost the
             # most and which no query of the import filters on
+            analysed = time.monotonic()
             with connection.cursor() as cur:
                 cur.execute(f"ANALYZE {BankTransaction._meta.db_table} (id, bank_account_id, statement_import_id, line_no, "
                             f"booked_on, amount, status), {Allocation._meta.db_table}")
             self.unanalysed = 0
+            self.timings["post_analyze_seconds"] = self.timings.get("post_analyze_seconds", 0) + time.monotonic() - analysed
         started = time.monotonic()
         result = _post(actor=self.actor, allocations=allocations, now=self.now, marked=True)
         self.batches += 1
