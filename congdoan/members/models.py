@@ -32,11 +32,13 @@ class Member(models.Model):
     occupation = models.CharField(_("occupation"), max_length=128, blank=True)
     union_position = models.CharField(_("union position"), max_length=128, blank=True)
     joined_on = models.DateField(_("date joined the union"))
-    # no index of its own: the (unit, status) index below serves every lookup by unit
+    # no index of its own: the (unit, status) index below serves every lookup by unit. unit and user: no database foreign
+    # key; PostgreSQL checks them once per statement and refuses deleting what a member names (migration 0006)
     unit = models.ForeignKey("organizations.Unit", verbose_name=_("unit"), on_delete=models.PROTECT, related_name="members",
-                             db_index=False)
+                             db_index=False, db_constraint=False)
     status = models.CharField(_("status"), max_length=16, choices=MemberStatus.choices, default=MemberStatus.ACTIVE)
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="member")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="member",
+                                db_constraint=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
