@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+from django.db import connection, transaction
 from django.db.models import Value
 from django.db.models.functions import Concat
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -383,3 +384,27 @@ def test_an_initial_load_does_not_wait_for_busy_member_tables(personas, run, ini
         job = run(personas.province_a_chair, personas.province_a, xlsx_bytes(three_rows()))
     assert job.status == ImportStatus.DONE and job.created_count == 3, job.errors
     assert began == [False]
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_a_chunk_is_written_with_more_memory_and_index_lookups_and_the_defaults_come_back(personas):
+    """Staging.index_lookups: while a chunk is matched and written, hash joins are off and ``work_mem`` is raised
+    (the rows a chunk writes to the member table are kept for its reference check: members 0006); afterwards the
+    transaction has its defaults again."""
+
+    from congdoan.imports import staging
+
+    def shown(name):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SHOW {name}")
+            return cursor.fetchone()[0]
+
+    with transaction.atomic():
+        default = shown("work_mem")
+        stage = staging.Staging(connection, scope_path="0001", scope_end=None, actor_id=None, today=datetime.date(2026, 1, 1),
+                                now=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc))
+        with stage.index_lookups():
+            assert shown("work_mem") == staging.WORK_MEM != default
+            assert shown("enable_hashjoin") == "off"
+        assert shown("work_mem") == default
+        assert shown("enable_hashjoin") == "on"
