@@ -184,6 +184,17 @@ def test_a_large_statement_of_allocations_naming_a_line_drawn_but_never_written_
     refused(exc)
 
 
+def test_a_large_statement_of_allocations_over_one_run_of_lines_is_accepted_and_one_past_it_refused(personas, account_a):
+    """The common case, a chunk's allocations paying its own lines, numbered in a row: counted once over the run."""
+    run = _lines(account_a, 1200, "W")
+    assert run == list(range(run[0], run[0] + 1200))
+    with pytest.raises(IntegrityError) as exc, transaction.atomic():
+        _allocate(run[1:] + [run[-1] + 1], personas.grassroots_a.pk)  # one line more than written
+    refused(exc)
+    _allocate(run, personas.grassroots_a.pk)
+    assert Allocation.objects.filter(transaction_id__in=run).count() == 1200
+
+
 @pytest.mark.django_db
 def test_the_range_first_probe_only_where_asked_and_the_landed_checks_unchanged():
     """``dense`` adds the count over the run for the columns named; without it the SQL is the one migrations 0007
