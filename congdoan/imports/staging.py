@@ -104,17 +104,21 @@ class Staging:
         enough to compile. ``work_mem`` is raised so that the rows a chunk writes to the member
         table, which PostgreSQL keeps for the statement-level reference check (members migration
         0006), stay in memory (the default 4 MB spilled each chunk to a temporary file: 1.2 s of a
-        million-member load). The settings go back to their defaults afterwards (the dashboard's
+        million-member load). The settings go back to what they were afterwards (the dashboard's
         recount at the end of an import needs the usual plans).
         """
         if not self.pg:
             yield
             return
+        names = [*_LOOKUP_SETTINGS, "work_mem"]
         with self.connection.cursor() as cur:
+            cur.execute("SELECT " + ", ".join(f"current_setting('{name}')" for name in names))
+            before = cur.fetchone()
             cur.execute("; ".join(f"SET LOCAL {name} = off" for name in _LOOKUP_SETTINGS) + f"; SET LOCAL work_mem = '{WORK_MEM}'")
         yield  # an exception leaves the settings as they are: the transaction is rolled back anyway
         with self.connection.cursor() as cur:
-            cur.execute("; ".join(f"SET LOCAL {name} TO DEFAULT" for name in [*_LOOKUP_SETTINGS, "work_mem"]))
+            cur.execute("SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(names)),
+                        [v for pair in zip(names, before) for v in pair])
 
     # -- initial load (PostgreSQL, opt-in) ------------------------------------------------------
     #: the tables whose secondary indexes an initial load drops and builds again afterwards
@@ -293,8 +297,9 @@ class Staging:
                     moved_from = self._transfer_events(cur, reason)
                 inserted, events = self._insert_new(cur) if expected["created"] else (0, 0)
                 updated = self._update_changed(cur) if expected["updated"] else 0
-        except IntegrityError as exc:  # a CCCD or member code taken by another transaction meanwhile
-            raise ImportConflict(f"unique constraint: {exc}") from exc
+        except IntegrityError as exc:  # a CCCD or member code taken by another transaction meanwhile, or (PostgreSQL's
+            # reference check, members 0006) a unit that went away since the checks
+            raise ImportConflict(f"integrity: {exc}") from exc
         if (inserted, updated, events) != (expected["created"], expected["updated"], expected["created"]):
             raise ImportConflict(f"expected {expected}, wrote {inserted} new, {updated} updated, {events} events")
         return moved_from

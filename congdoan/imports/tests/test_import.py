@@ -390,7 +390,7 @@ def test_an_initial_load_does_not_wait_for_busy_member_tables(personas, run, ini
 def test_a_chunk_is_written_with_more_memory_and_index_lookups_and_the_defaults_come_back(personas):
     """Staging.index_lookups: while a chunk is matched and written, hash joins are off and ``work_mem`` is raised
     (the rows a chunk writes to the member table are kept for its reference check: members 0006); afterwards the
-    transaction has its defaults again."""
+    transaction has its settings of before again."""
 
     from congdoan.imports import staging
 
@@ -400,11 +400,13 @@ def test_a_chunk_is_written_with_more_memory_and_index_lookups_and_the_defaults_
             return cursor.fetchone()[0]
 
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL work_mem = '6MB'")  # what the caller had: it comes back, not the server's default
         default = shown("work_mem")
         stage = staging.Staging(connection, scope_path="0001", scope_end=None, actor_id=None, today=datetime.date(2026, 1, 1),
                                 now=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc))
         with stage.index_lookups():
             assert shown("work_mem") == staging.WORK_MEM != default
             assert shown("enable_hashjoin") == "off"
-        assert shown("work_mem") == default
+        assert shown("work_mem") == default == "6MB"
         assert shown("enable_hashjoin") == "on"

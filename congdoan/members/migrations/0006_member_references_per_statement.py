@@ -2,29 +2,55 @@
 
 Importing a million members queued two deferred foreign-key checks per row (unit, and user even when NULL) and
 ran them one by one at commit: 3.7 s of a 42.8 s import (docs/import.md). On PostgreSQL the references of the
-rows an INSERT or UPDATE wrote are now checked after the statement, over its rows (a transition table), each
-distinct unit and user probed once from 1,000 rows (``congdoan.core.statement_checks``, as finance and payments
-do): a member naming a unit or a user that does not exist is refused at once (SQLSTATE 23503), with the
-member's code, never his citizen ID. What the foreign keys also guarded, deleting the row referred to: a unit
-with members and a user linked to a member refuse DELETE (the ORM keeps PROTECT for the unit, and sets the
-member's user to NULL before it deletes a user, as before). SQLite keeps the models' checks only.
+rows an INSERT or UPDATE wrote are now checked after the statement, over its rows (a transition table): each
+distinct unit and user is looked up once and locked as a foreign key locks it (FOR KEY SHARE), so that deleting
+it meanwhile waits for the writing transaction and then meets the delete guard. A member naming a unit or a user
+that does not exist is refused at once (SQLSTATE 23503), named by his member code, never his citizen ID. What the
+foreign keys also guarded, deleting the row referred to: a unit with members and a user linked to a member refuse
+DELETE (the ORM keeps PROTECT for the unit, and sets the member's user to NULL before it deletes a user, as
+before). SQLite keeps the models' checks only.
 """
 
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from congdoan.core.statement_checks import check_function
 
 ROWS = "members_member_refs_written"
-MEMBER_CHECK = check_function(
-    "members_check_member_references", ROWS,
-    [("unit_id", "organizations_unit", "r.id = v.unit_id"),
-     ("user_id", "accounts_user", "r.id = v.user_id")],
-    f"SELECT n.code, n.unit_id, n.user_id FROM {ROWS} n "
-    "WHERE NOT EXISTS (SELECT 1 FROM organizations_unit u WHERE u.id = n.unit_id) "
-    "OR (n.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM accounts_user a WHERE a.id = n.user_id))",
-    "'members: member % names unit % or user % that does not exist', bad.code, bad.unit_id, bad.user_id")
+ROW_QUERY = (f"SELECT n.code, n.unit_id, n.user_id FROM {ROWS} n "
+             "WHERE NOT EXISTS (SELECT 1 FROM organizations_unit u WHERE u.id = n.unit_id) "
+             "OR (n.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM accounts_user a WHERE a.id = n.user_id))")
+
+
+def _locked(column: str, table: str) -> str:
+    """How many of the distinct values of ``column`` have their row in ``table``, those rows locked FOR KEY SHARE as a
+    foreign key locks them, against how many distinct values were written (NULLs are no reference)."""
+    return (f"(SELECT count(*) FROM (SELECT r.id FROM {table} r WHERE r.id IN (SELECT {column} FROM {ROWS}) "
+            f"FOR KEY SHARE OF r) l) <> (SELECT count(DISTINCT {column}) FROM {ROWS})")
+
+
+# each distinct unit and user is looked up once and locked the way a foreign key locks it: a DELETE of one of them
+# waits for this transaction and its guard below then sees the members written (a plain look-up would let a unit be
+# deleted between the check and the commit); planned per statement (EXECUTE), like core.statement_checks
+MEMBER_CHECK = f"""
+    CREATE OR REPLACE FUNCTION members_check_member_references() RETURNS trigger LANGUAGE plpgsql SET jit = off AS $$
+    DECLARE
+        bad record;
+        missing boolean;
+        found_rows bigint;
+    BEGIN
+        EXECUTE 'SELECT {_locked("unit_id", "organizations_unit")} OR {_locked("user_id", "accounts_user")}' INTO missing;
+        IF missing THEN
+            EXECUTE '{ROW_QUERY} LIMIT 1' INTO bad;
+            GET DIAGNOSTICS found_rows = ROW_COUNT;
+            IF found_rows > 0 THEN
+                RAISE EXCEPTION 'members: member % names unit % or user % that does not exist', bad.code, bad.unit_id,
+                    bad.user_id USING ERRCODE = '23503';
+            END IF;
+        END IF;
+        RETURN NULL;
+    END $$
+    """
 
 
 def _guard(name: str, table: str, condition: str, message: str) -> list[str]:

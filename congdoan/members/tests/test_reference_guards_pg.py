@@ -85,3 +85,43 @@ def test_a_unit_with_members_and_a_members_login_are_not_deleted_by_hand(persona
     User.objects.filter(pk=login.pk).delete()  # the ORM sets the member's user to NULL first (SET_NULL), as before
     member.refresh_from_db()
     assert member.user_id is None
+
+
+def test_one_missing_user_among_a_large_statement_is_found(personas):
+    unit = personas.grassroots_a.pk
+    login = make_user("dang_nhap_lon")
+    with pytest.raises(IntegrityError) as exc, transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO members_member ({COLUMNS}) SELECT 'U' || lpad(g::text, 8, '0'), 'Lê Văn Tư', 'le van tu', "
+                "'1990-01-01', 'male', lpad((710000000000 + g)::text, 12, '0'), '', '', '', '', '', '', '', '', '2015-01-01', "
+                "%s, 'active', CASE WHEN g = 700 THEN 987654321 WHEN g = 1 THEN %s END, now(), now() "
+                "FROM generate_series(1, 1200) g", [unit, login.pk])
+    assert "U00000700" in refused(exc) and "987654321" in refused(exc)
+    assert not Member.objects.filter(code__startswith="U").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_unit_named_by_a_member_being_written_is_not_deleted_meanwhile(personas):
+    """The check locks the units it found (FOR KEY SHARE, as a foreign key does): deleting one while another
+    transaction writes a member into it waits for that transaction, instead of leaving the member without a unit."""
+    import psycopg
+    from psycopg import errors
+
+    from congdoan.organizations.services import unit_create
+
+    unit = unit_create(actor=None, parent=personas.upper_a, level="grassroots", code="CD-LOCK", name="Công đoàn cơ sở thử khóa")
+    settings = connection.settings_dict
+    params = {"dbname": settings["NAME"], "user": settings["USER"], "host": settings["HOST"] or None,
+              "port": settings["PORT"] or None, "password": settings["PASSWORD"] or None}
+    with psycopg.connect(**params) as writer, psycopg.connect(**params, autocommit=True) as deleter:
+        writer.execute(f"INSERT INTO members_member ({COLUMNS}) VALUES ('K00000001', 'Lê Văn Tư', 'le van tu', '1990-01-01', "
+                       "'male', '720000000001', '', '', '', '', '', '', '', '', '2015-01-01', %s, 'active', NULL, now(), now())",
+                       [unit.pk])
+        deleter.execute("SET lock_timeout = '300ms'")
+        with pytest.raises(errors.LockNotAvailable):  # waits for the writer: the unit is locked by the check
+            deleter.execute("DELETE FROM organizations_unit WHERE id = %s", [unit.pk])
+        writer.commit()
+        with pytest.raises(errors.ForeignKeyViolation) as refused_after:  # then the guard sees the member
+            deleter.execute("DELETE FROM organizations_unit WHERE id = %s", [unit.pk])
+        assert "has members" in str(refused_after.value)
