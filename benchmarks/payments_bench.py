@@ -199,12 +199,14 @@ def worker(path: str):
 def watch_checks():
     """BENCH_CHECKS=1: count the time of the database's own functions (the statement-level reference checks) in the
     import's session; BENCH_EXPLAIN=<ms> also writes the plan of every statement that took longer to the server's log
-    (auto_explain, this session only; the server's settings are not touched). Needs a superuser connection."""
+    (auto_explain, this session only; the server's settings are not touched; timing plans slows the statements
+    it times). Needs a superuser connection."""
     from django.db import connection
 
     if not os.environ.get("BENCH_CHECKS") and not os.environ.get("BENCH_EXPLAIN"):
         return
     with connection.cursor() as cur:
+        cur.execute("SELECT pg_stat_reset()")  # the counters are cumulative: only the import's own calls are printed
         cur.execute("SET track_functions = 'pl'")
         if os.environ.get("BENCH_EXPLAIN"):
             cur.execute("LOAD 'auto_explain'")
