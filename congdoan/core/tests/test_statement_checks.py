@@ -20,7 +20,7 @@ LANDED = {
     ("congdoan.payments.migrations.0008_allocation_lines_checked_by_range", "ALLOCATION_CHECK"):
         "bf2ccd51738e2e196cc298753b379a196ff4116825fde93349d3adb685318cdc",
     ("congdoan.members.migrations.0006_member_references_per_statement", "MEMBER_CHECK"):
-        "e79bece970407397564d80f305e36e480fec10068c5df3c450d9a4e3de97b39b",
+        "2a3c103b53a5cdf94b2f47bd20fd5b9b7653fa41f450d1c48fa9ed0e734a63d6",
 }
 
 

@@ -23,10 +23,11 @@ ROW_QUERY = (f"SELECT n.code, n.unit_id, n.user_id FROM {ROWS} n "
 
 
 def _locked(column: str, table: str) -> str:
-    """How many of the distinct values of ``column`` have their row in ``table``, those rows locked FOR KEY SHARE as a
-    foreign key locks them, against how many distinct values were written (NULLs are no reference)."""
-    return (f"(SELECT count(*) FROM (SELECT r.id FROM {table} r WHERE r.id IN (SELECT {column} FROM {ROWS}) "
-            f"FOR KEY SHARE OF r) l) <> (SELECT count(DISTINCT {column}) FROM {ROWS})")
+    """Whether fewer of the distinct values of ``column`` have their row in ``table`` (those rows locked FOR KEY SHARE as
+    a foreign key locks them) than were written (NULLs are no reference). Hashed, not sorted: 50,000 rows a chunk."""
+    return (f"(WITH v AS (SELECT DISTINCT {column} AS id FROM {ROWS} WHERE {column} IS NOT NULL) "
+            f"SELECT (SELECT count(*) FROM (SELECT r.id FROM {table} r JOIN v ON r.id = v.id FOR KEY SHARE OF r) l) "
+            f"<> (SELECT count(*) FROM v))")
 
 
 # each distinct unit and user is looked up once and locked the way a foreign key locks it: a DELETE of one of them
