@@ -336,6 +336,14 @@ def journal(user, unit: Unit):
             .order_by("-date", "-transaction_id", "id"))
 
 
+def reversed_transactions(transaction_ids) -> set[int]:
+    """Those of the transactions (ids of a journal the user may read) that a reversal cancels. Not restricted to the
+    user's scope: a statement's summary is the province's transaction and so is its reversal, whose lines a union's
+    official reads in his own journal; that the summary is reversed is what his journal must say."""
+    ids = list(transaction_ids)
+    return set(Transaction.objects.filter(reverses_id__in=ids).values_list("reverses_id", flat=True)) if ids else set()
+
+
 def transaction_in_scope(user, pk, unit: Unit) -> Transaction:
     """A transaction that touches ``unit``'s books, if the user keeps them."""
     found = Transaction.objects.restrict(user, Action.FINANCE).filter(pk=pk).first()

@@ -25,7 +25,7 @@ from congdoan.finance.forms import (
     DuesExemptionForm, MemberDuesFilterForm, MemberSalaryForm, MonthForm, ReceiptReverseForm, ReliefForm, ReverseForm, RuleForm,
     SalaryImportForm, SharesForm, YearForm,
 )
-from congdoan.finance.models import CollectionAccount, DuesExemption, Rule, Transaction
+from congdoan.finance.models import CollectionAccount, DuesExemption, Rule
 from congdoan.finance.money import add_months, month_start
 from congdoan.finance.references import payment_reference_for
 from congdoan.finance.rules import RuleBook
@@ -218,9 +218,7 @@ def journal(request, unit):
                 messages.success(request, _("Transaction #%(id)s is reversed by #%(rev)s.") % {"id": txn.pk, "rev": reversal.pk})
             return redirect("finance:journal", unit=unit.pk)
     page = paginate(request, selectors.journal(request.user, unit))
-    ids = {e.transaction_id for e in page}
-    reversed_ids = set(Transaction.objects.restrict(request.user, Action.FINANCE).filter(reverses_id__in=ids)
-                       .values_list("reverses_id", flat=True)) if ids else set()
+    reversed_ids = selectors.reversed_transactions({e.transaction_id for e in page})
     return render_page(request, "finance/journal.html", {
         "unit": unit, "page": page, "reversed": reversed_ids, "query": query_without_page(request),
         "reversal": TransactionKind.REVERSAL, "summary": TransactionKind.RECEIPTS, "today": timezone.localdate(),

@@ -381,3 +381,28 @@ def test_a_statements_receipts_on_a_phone(world, open_page):
     page.locator("button", has_text=vi("Reverse")).first.click()
     expect(page.locator("main")).to_contain_text(vi("reversed"))
     assert Receipt.objects.filter(amount__lt=0).count() == 1
+
+
+def test_a_union_sees_the_provinces_reversal_of_a_summary_on_a_phone(world, open_page):
+    """A statement's summary reversed as a whole by the province: the union's journal, at 360 px, marks it reversed."""
+    import importlib
+
+    from django.apps import apps
+
+    from congdoan.finance.bulk import ReceiptIn, receipts_post_bulk
+    from congdoan.finance.models import Receipt, Rule
+    from congdoan.finance.services import transaction_reverse
+
+    if not Rule.objects.exists():  # an earlier live-server test flushed the tables: the rules the migration seeds come back
+        importlib.import_module("congdoan.finance.migrations.0002_seed_rules").seed(apps, None)
+    receipts_post_bulk(actor=None, receipts=[ReceiptIn(key=1, unit_id=world.grassroots_a.pk, source="union_fee", amount=2_000_000,
+                                                       paid_on=datetime.date(2025, 6, 3), external_id="bank:9100:1")])
+    summary = Receipt.objects.get(external_id="bank:9100:1").transaction
+    transaction_reverse(actor=world.province_a_chair, transaction=summary, date=datetime.date(2025, 6, 6), memo="Sao kê nhầm")
+    page = open_page(world.accountant_a, width=PHONE)
+    page.goto(f"/finance/units/{world.grassroots_a.pk}/journal/")
+    expect(page.locator("main")).to_contain_text(vi("reversed"))
+    widths = page.evaluate(WIDER_THAN_WINDOW)
+    assert widths["page"] <= PHONE and widths["tables"] == 0, widths
+    if os.environ.get("SCREENSHOT_DIR"):
+        page.screenshot(path=os.path.join(os.environ["SCREENSHOT_DIR"], "journal-reversed-summary-360.png"), full_page=True)

@@ -332,3 +332,21 @@ def test_list_pages_cost_the_same_queries_for_1_and_50_rows(p, client):
     fifty = [_count(client, url) for url in pages]
     assert one == fifty, list(zip(pages, one, fifty))
     assert Entry.objects.filter(unit=p.grassroots_a).count() > 50
+
+
+def test_a_summary_reversed_by_the_province_shows_reversed_in_the_unions_journal(p, client):
+    """The province reverses a statement's summary as a whole; its reversal is the province's transaction, out of
+    a union official's scope, but its lines are in the union's books: the union's journal marks the summary reversed."""
+    from congdoan.finance.bulk import ReceiptIn, receipts_post_bulk
+
+    receipts_post_bulk(actor=None, receipts=[ReceiptIn(key=1, unit_id=p.grassroots_a.pk, source="union_fee", amount=1_500_000,
+                                                       paid_on=D(2025, 6, 2), external_id="bank:1:1")])
+    summary = Transaction.objects.get()
+    url = reverse("finance:journal", kwargs={"unit": p.grassroots_a.pk})
+    client.force_login(p.accountant_a)
+    assert "đã đảo" not in client.get(url).content.decode()
+    services.transaction_reverse(actor=p.province_a_chair, transaction=summary, date=D(2025, 6, 5), memo="Sai sao kê")
+    html = client.get(url).content.decode()
+    assert f"#{summary.pk}" in html and "đã đảo" in html  # "reversed"
+    client.force_login(p.province_a_chair)
+    assert "đã đảo" in client.get(reverse("finance:journal", kwargs={"unit": p.province_a.pk})).content.decode()
