@@ -93,3 +93,32 @@ def check_function(name: str, rows: str, references: list[tuple[str, str, str]],
             RETURN NULL;
         END $$
         """
+
+
+def delete_guard(name: str, table: str, condition: str, message: str) -> list[str]:
+    """``CREATE FUNCTION name()`` and its BEFORE DELETE trigger on ``table``: a row for which ``condition`` (SQL on
+    ``OLD``) holds is refused with ``message`` (a RAISE format whose one ``%`` is the row's id), SQLSTATE 23503. What a
+    foreign key guarded on the referred table, once a statement-level check replaces it."""
+    return [
+        f"""
+        CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF {condition} THEN
+                RAISE EXCEPTION {message}, OLD.id USING ERRCODE = '23503';
+            END IF;
+            RETURN OLD;
+        END $$
+        """,
+        f"CREATE TRIGGER {name} BEFORE DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()",
+    ]
+
+
+def on_postgresql(statements: list[str]):
+    """A ``RunPython`` function running ``statements`` on PostgreSQL and nothing on SQLite (which keeps the models'
+    checks)."""
+    def apply(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            for sql in statements:
+                schema_editor.execute(sql, params=None)
+
+    return apply

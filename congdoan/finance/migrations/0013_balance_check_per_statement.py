@@ -32,6 +32,8 @@ for a query that reads a few rows.
 
 from django.db import migrations
 
+from congdoan.core.statement_checks import on_postgresql
+
 FORWARD = [
     "DROP TRIGGER IF EXISTS finance_entry_balanced ON finance_entry",
     "DROP FUNCTION IF EXISTS finance_check_balanced()",
@@ -96,15 +98,6 @@ BACKWARD = [
 ]
 
 
-def run(statements):
-    def apply(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            for sql in statements:
-                schema_editor.execute(sql, params=None)
-
-    return apply
-
-
 class Migration(migrations.Migration):
     dependencies = [("finance", "0012_seed_armed_forces_exemptions")]
-    operations = [migrations.RunPython(run(FORWARD), run(BACKWARD))]
+    operations = [migrations.RunPython(on_postgresql(FORWARD), on_postgresql(BACKWARD))]

@@ -9,6 +9,8 @@ millisecond). What is checked does not change.
 
 from django.db import migrations
 
+from congdoan.core.statement_checks import on_postgresql
+
 ENTRY_CHECK = """
     CREATE OR REPLACE FUNCTION finance_check_entry_references() RETURNS trigger LANGUAGE plpgsql SET jit = off AS $$
     DECLARE
@@ -47,13 +49,7 @@ RECEIPT_CHECK = """
 """
 
 
-def run(statements):
-    def apply(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            for sql in statements:
-                schema_editor.execute(sql, params=None)
-
-    return apply
+run = on_postgresql  # kept by name: later migrations call previous.run
 
 
 def backward(apps, schema_editor):

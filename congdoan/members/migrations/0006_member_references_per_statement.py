@@ -15,6 +15,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from congdoan.core.statement_checks import delete_guard, on_postgresql
+
 
 ROWS = "members_member_refs_written"
 ROW_QUERY = (f"SELECT n.code, n.unit_id, n.user_id FROM {ROWS} n "
@@ -54,30 +56,15 @@ MEMBER_CHECK = f"""
     """
 
 
-def _guard(name: str, table: str, condition: str, message: str) -> list[str]:
-    return [
-        f"""
-        CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF {condition} THEN
-                RAISE EXCEPTION {message}, OLD.id USING ERRCODE = '23503';
-            END IF;
-            RETURN OLD;
-        END $$
-        """,
-        f"CREATE TRIGGER {name} BEFORE DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()",
-    ]
-
-
 PG_FORWARD = [
     MEMBER_CHECK,
     *[f"CREATE TRIGGER members_member_references_{event.lower()} AFTER {event} ON members_member "
       f"REFERENCING NEW TABLE AS {ROWS} FOR EACH STATEMENT EXECUTE FUNCTION members_check_member_references()"
       for event in ("INSERT", "UPDATE")],
-    *_guard("members_unit_has_members", "organizations_unit",
+    *delete_guard("members_unit_has_members", "organizations_unit",
             "EXISTS (SELECT 1 FROM members_member WHERE unit_id = OLD.id)",
             "'members: unit % has members and cannot be deleted'"),
-    *_guard("members_user_is_member", "accounts_user",
+    *delete_guard("members_user_is_member", "accounts_user",
             "EXISTS (SELECT 1 FROM members_member WHERE user_id = OLD.id)",
             "'members: user % is a member''s login and cannot be deleted'"),
 ]
@@ -92,15 +79,6 @@ PG_BACKWARD = [
 ]
 
 
-def run(statements):
-    def apply(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            for sql in statements:
-                schema_editor.execute(sql, params=None)
-
-    return apply
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -111,7 +89,7 @@ class Migration(migrations.Migration):
 
     operations = [
         # backwards: the foreign keys come back (checking every row), then the statement-level checks go
-        migrations.RunPython(migrations.RunPython.noop, run(PG_BACKWARD)),
+        migrations.RunPython(migrations.RunPython.noop, on_postgresql(PG_BACKWARD)),
         migrations.AlterField(
             model_name='member',
             name='unit',
@@ -122,5 +100,5 @@ class Migration(migrations.Migration):
             name='user',
             field=models.OneToOneField(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='member', to=settings.AUTH_USER_MODEL),
         ),
-        migrations.RunPython(run(PG_FORWARD), migrations.RunPython.noop),
+        migrations.RunPython(on_postgresql(PG_FORWARD), migrations.RunPython.noop),
     ]

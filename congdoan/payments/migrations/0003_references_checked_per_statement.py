@@ -15,6 +15,8 @@ PROTECT keeps guarding the ORM on both databases). SQLite keeps the models' chec
 import django.db.models.deletion
 from django.db import migrations, models
 
+from congdoan.core.statement_checks import delete_guard, on_postgresql
+
 
 def _check(name: str, table: str, query: str, message: str) -> list[str]:
     return [
@@ -37,19 +39,7 @@ def _check(name: str, table: str, query: str, message: str) -> list[str]:
     ]
 
 
-def _guard(name: str, table: str, condition: str, message: str) -> list[str]:
-    return [
-        f"""
-        CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF {condition} THEN
-                RAISE EXCEPTION {message}, OLD.id USING ERRCODE = '23503';
-            END IF;
-            RETURN OLD;
-        END $$
-        """,
-        f"CREATE TRIGGER {name} BEFORE DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()",
-    ]
+_guard = delete_guard  # kept by name: later migrations call first._guard
 
 
 PG_FORWARD = [
@@ -92,13 +82,7 @@ PG_BACKWARD = [
 ]
 
 
-def run(statements):
-    def apply(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            for sql in statements:
-                schema_editor.execute(sql, params=None)
-
-    return apply
+run = on_postgresql  # kept by name: later migrations call first.run
 
 
 class Migration(migrations.Migration):
