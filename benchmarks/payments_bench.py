@@ -196,6 +196,10 @@ def worker(path: str):
     run_once("pay_reimport")
 
 
+def watching() -> bool:
+    return bool(os.environ.get("BENCH_CHECKS") or os.environ.get("BENCH_EXPLAIN"))
+
+
 def watch_checks():
     """BENCH_CHECKS=1: count the time of the database's own functions (the statement-level reference checks) in the
     import's session; BENCH_EXPLAIN=<ms> also writes the plan of every statement that took longer to the server's log
@@ -203,7 +207,7 @@ def watch_checks():
     it times). Needs a superuser connection."""
     from django.db import connection
 
-    if not os.environ.get("BENCH_CHECKS") and not os.environ.get("BENCH_EXPLAIN"):
+    if not watching():
         return
     with connection.cursor() as cur:
         cur.execute("SELECT pg_stat_reset()")  # the counters are cumulative: only the import's own calls are printed
@@ -219,7 +223,7 @@ def watch_checks():
 def print_checks():
     from django.db import connection
 
-    if not os.environ.get("BENCH_CHECKS") and not os.environ.get("BENCH_EXPLAIN"):
+    if not watching():
         return
     with connection.cursor() as cur:
         cur.execute("SELECT pg_stat_force_next_flush()")

@@ -77,9 +77,10 @@ class MembershipEvent(models.Model):
     (22 s of 87 s, see docs/import.md). The references stay sound because events are only
     written by the member services and the import, for members, units and an actor they hold
     in the same transaction (the member's own unit is still checked by PostgreSQL, once per
-    statement: members migration 0006; on SQLite by the models only), and because nothing in the application deletes members, units or users (they
-    leave, are dissolved, are deactivated); a deletion through the ORM is still refused
-    (PROTECT) or cleared (SET_NULL) by Django's ``on_delete``.
+    statement: members migration 0006; on SQLite by the models only), and because nothing in
+    the application deletes members, units or users (they leave, are dissolved, are
+    deactivated); a deletion through the ORM is still refused (PROTECT) or cleared (SET_NULL)
+    by Django's ``on_delete``.
     """
 
     # indexed by (member, kind, occurred_on) below, which also serves every lookup by member

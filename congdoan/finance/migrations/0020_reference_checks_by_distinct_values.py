@@ -5,9 +5,10 @@ one index look-up per row and reference (a million-line bank statement's 827,191
 4.1 s of look-ups, measured with pg_stat_user_functions). Those rows name a few thousand transactions,
 accounts and units: from 1,000 rows each distinct value (or account and unit pair) is now looked up once
 (``congdoan.core.statement_checks``) and the row named in the message is searched only when a reference is
-missing; a smaller statement is joined row by row as before. What is checked, the SQLSTATE and the messages do not change, but for one addition: a receipt's upper
-levels (``unit_1..3``, which carry its parts) must exist too; they were not checked by the database before (no
-foreign key, no statement check), and now cost three probes of a few thousand values.
+missing; a smaller statement is joined row by row as before. What is checked, the SQLSTATE and the messages
+do not change, but for one addition: a receipt's upper levels (``unit_1..3``, which carry its parts) must exist
+too; they were not checked by the database before (no foreign key, no statement check), and now cost three
+probes of a few thousand values.
 """
 
 from importlib import import_module

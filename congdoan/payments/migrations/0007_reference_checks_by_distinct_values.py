@@ -6,8 +6,7 @@ allocations: 4.2 s, measured with pg_stat_user_functions). A chunk of lines name
 import, its allocations a few thousand units and members: from 1,000 rows each distinct value is now
 looked up once (``congdoan.core.statement_checks``); only the lines an allocation names are as many as its
 rows. The row named in the message is then searched only when a reference is missing; a smaller statement
-is joined row by row as before. What is checked, the SQLSTATE and the
-messages do not change.
+is joined row by row as before. What is checked, the SQLSTATE and the messages do not change.
 """
 
 from importlib import import_module
