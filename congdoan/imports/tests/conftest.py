@@ -61,3 +61,15 @@ def csv_bytes(rows: list[dict], *, encoding="utf-8", bom=False, delimiter=",", h
         writer.writerow([row.get(k, "") for k in keys[:len(headers)]])
     data = out.getvalue().encode(encoding)
     return (b"\xef\xbb\xbf" + data) if bom else data
+
+
+def rewrite_sheet(data: bytes, change) -> bytes:
+    """The workbook ``data`` with its first sheet's XML passed through ``change(xml bytes)``."""
+    import zipfile
+
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in source.namelist():
+            content = source.read(name)
+            target.writestr(name, change(content) if name == "xl/worksheets/sheet1.xml" else content)
+    return out.getvalue()

@@ -14,7 +14,7 @@ from congdoan.imports import services
 from congdoan.imports.choices import ImportStatus
 from congdoan.imports.models import ImportJob
 from congdoan.imports.reader import ImportFileError
-from congdoan.imports.tests.conftest import csv_bytes, member_row, xlsx_bytes
+from congdoan.imports.tests.conftest import HEADERS, csv_bytes, member_row, rewrite_sheet, xlsx_bytes
 from congdoan.imports.validation import RowValidator
 from congdoan.members.choices import EventKind
 from congdoan.members.models import Member, MembershipEvent
@@ -211,6 +211,40 @@ def test_file_problems_end_in_a_clear_error(personas, run, data, name, code):
         return
     assert job.status == ImportStatus.INVALID
     assert code in {e["code"] for e in job.errors}
+
+
+def test_errors_point_at_the_spreadsheets_own_cells_in_a_sheet_starting_at_column_b(personas, run):
+    import io
+
+    import xlsxwriter
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer)
+    sheet = workbook.add_worksheet()
+    sheet.write(0, 1, "DANH SÁCH ĐOÀN VIÊN")
+    sheet.write_row(2, 1, HEADERS)
+    good = member_row()
+    sheet.write_row(3, 1, [good[k] for k in ("full_name", "date_of_birth", "gender", "citizen_id")])
+    sheet.write_row(4, 1, ["Lê Văn Tám", "31/02/1990", "Nam", "025090000002"])
+    for r in (3, 4):
+        sheet.write(r, 1 + HEADERS.index("Ngày vào công đoàn"), "01/06/2015")
+        sheet.write(r, 1 + HEADERS.index("Mã đơn vị"), "PA-G1")
+    workbook.close()
+    job = run(personas.province_a_chair, personas.province_a, buffer.getvalue(), confirm=False)
+    assert job.status == ImportStatus.INVALID
+    assert [(e["row"], e["cell"], e["code"]) for e in job.errors] == [(5, "C5", "invalid_date")]
+
+
+def test_a_workbook_damaged_in_the_middle_writes_nothing(personas, run):
+    rows = [member_row(cid=f"0251910{i:05d}") for i in range(300)]
+
+    def damage(xml):
+        at = xml.index(b'<row r="200"')
+        return xml[:at] + b'<row r="200"><c r="A200" <<' + xml[at + 40:]
+
+    before = Member.objects.count()
+    job = run(personas.province_a_chair, personas.province_a, rewrite_sheet(xlsx_bytes(rows), damage))
+    assert job.status == ImportStatus.INVALID and [e["code"] for e in job.errors] == ["file_unreadable"]
+    assert Member.objects.count() == before
 
 
 def test_size_limit_is_configurable(personas, run, settings):

@@ -3,8 +3,13 @@
 import pytest
 
 from congdoan.imports.columns import education_value, normalize_header
-from congdoan.imports.reader import ImportFileError, open_table
-from congdoan.imports.tests.conftest import HEADERS, csv_bytes, member_row, xlsx_bytes
+import io
+import re
+
+import xlsxwriter
+
+from congdoan.imports.reader import ImportFileError, declared_last_row, open_table
+from congdoan.imports.tests.conftest import HEADERS, csv_bytes, member_row, rewrite_sheet, xlsx_bytes
 from congdoan.imports.validation import ErrorLog, map_headers
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -136,3 +141,54 @@ def test_a_real_password_protected_workbook(tmp_path):
     with pytest.raises(ImportFileError) as exc:
         open_table(fixture, name="ds.xlsx")
     assert exc.value.code == "file_encrypted" and "mật khẩu" in str(exc.value.message)
+
+
+def test_xlsx_starting_at_column_b_below_a_title_keeps_rows_and_letters(tmp_path):
+    """The streamed sheet starts at A1 whatever its first used cell: row numbers and column letters are the
+    spreadsheet's own (the error messages point at them)."""
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer)
+    sheet = workbook.add_worksheet()
+    sheet.write(1, 1, "DANH SÁCH ĐOÀN VIÊN")  # B2; rows 1 and 3 empty
+    sheet.write_row(3, 1, HEADERS)  # B4
+    sheet.write_row(4, 1, ["Phạm Thị Hoa", "12/03/1991", "Nữ"])
+    sheet.write_number(4, 4, 25191000001)  # a CCCD typed as a number: its leading zero is lost
+    workbook.close()
+    table = open_table(write(tmp_path, "a.xlsx", buffer.getvalue()))
+    assert table.header_row == 4 and table.total == 1
+    log = ErrorLog()
+    columns = map_headers(table.headers, table.col_offset, log)
+    assert log.count == 0
+    assert columns["full_name"] == table.headers.index("Họ và tên")
+    from congdoan.imports.columns import column_letter
+    assert column_letter(table.col_offset + columns["date_of_birth"]) == "C"
+    [(row_no, cells)] = rows_of(table)
+    assert row_no == 5 and cells[columns["full_name"]] == "Phạm Thị Hoa" and cells[columns["citizen_id"]] == 25191000001
+
+
+def test_progress_total_is_the_sheets_declared_size(tmp_path):
+    data = xlsx_bytes([member_row(cid=f"0251910{i:05d}") for i in range(30)], title="DANH SÁCH")
+    path = write(tmp_path, "a.xlsx", data)
+    assert declared_last_row(path) == 33
+    assert open_table(path).total == 30  # rows below the header on row 3
+    # a writer that leaves <dimension> out: no total up front, every row still read
+    bare = write(tmp_path, "b.xlsx", rewrite_sheet(data, lambda xml: re.sub(rb"<dimension [^>]*/>", b"", xml)))
+    assert declared_last_row(bare) is None
+    table = open_table(bare)
+    assert table.total == 0 and len(rows_of(table)) == 30
+    assert declared_last_row(write(tmp_path, "c.csv", b"a,b\r\n")) is None
+
+
+def test_a_sheet_damaged_past_its_first_rows_is_reported_when_reached(tmp_path):
+    data = xlsx_bytes([member_row(cid=f"0251910{i:05d}") for i in range(300)])
+
+    def damage(xml):
+        at = xml.index(b'<row r="200"')
+        return xml[:at] + b'<row r="200"><c r="A200" <<' + xml[at + 40:]
+
+    table = open_table(write(tmp_path, "a.xlsx", rewrite_sheet(data, damage)))
+    seen = []
+    with pytest.raises(ImportFileError) as exc:
+        for row_no, _cells in table.rows:
+            seen.append(row_no)
+    assert exc.value.code == "file_unreadable" and 150 < seen[-1] < 200  # read up to the damage
