@@ -28,7 +28,7 @@ from congdoan.imports.choices import ImportStatus, Phase
 from congdoan.imports.models import ImportJob
 from congdoan.imports.progress import Progress
 from congdoan.imports.reader import ImportFileError, _is_blank, open_table
-from congdoan.imports.staging import ImportConflict, Staging, copy_rows
+from congdoan.imports.staging import ImportConflict, Staging
 from congdoan.imports.validation import ErrorLog, RowValidator, UnitIndex, map_headers, sequential_code_start
 from congdoan.organizations.models import Unit
 
@@ -172,16 +172,13 @@ def _process(job: ImportJob, *, write: bool, progress: Progress) -> dict:
     totals = {"created": 0, "updated": 0, "unchanged": 0, "moved": 0}
     touched: set[int] = set()  # units whose members changed: their dashboard counts are recomputed
 
-    def flush(batch, copy_text):
+    def flush(batch):
         if not batch:
             return
         # a check runs each chunk in its own short transaction (SQLite would commit row by row otherwise);
         # an import is already inside its one transaction, where this is a savepoint
         with transaction.atomic(savepoint=False), staging.index_lookups():
-            if copy_text is not None:
-                staging.load_copy_text(copy_text)
-            else:
-                staging.load(batch)
+            staging.load(batch)
             staging.classify()
             staging.check(validator.row_error)
             counts = staging.counts()
@@ -201,9 +198,8 @@ def _process(job: ImportJob, *, write: bool, progress: Progress) -> dict:
         if bulk and not staging.bulk_begin(getattr(settings, "IMPORT_INITIAL_LOAD_LOCK_MS", 5000)):
             log.info("import job %s: member tables busy, importing without the initial-load mode", job.pk)
             bulk = False
-        for batch, copy_text in _checked_chunks(table, validator, job.language or settings.LANGUAGE_CODE,
-                                                copy_text=staging.pg):
-            flush(batch, copy_text)
+        for batch in _checked_chunks(table, validator, job.language or settings.LANGUAGE_CODE):
+            flush(batch)
             progress.update(rows_done=validator.rows, rows_total=max(table.total, validator.rows),
                             phase=Phase.WRITING if write and not errors.count else Phase.VALIDATING)
         validator.finish()
@@ -268,14 +264,12 @@ def _initial_load(job: ImportJob) -> bool:
     return new >= Member.objects.count()
 
 
-def _checked_chunks(table, validator, language: str, *, copy_text: bool = False):
-    """Chunks of checked rows, read and checked in a second thread: (records, their COPY text or None).
+def _checked_chunks(table, validator, language: str):
+    """Chunks of checked rows, read and checked in a second thread.
 
     While this thread waits for the database (loading and writing a chunk), the other one reads
     and checks the next: reading and checking are Python work, waiting for PostgreSQL or SQLite
-    releases the interpreter, so the two overlap. The database side is the slower one, so the
-    reading thread also writes each chunk in COPY's text format (``copy_text``, PostgreSQL):
-    the thread that talks to the database then only sends it. It touches no database.
+    releases the interpreter, so the two overlap. It touches no database.
     """
 
     def produce(emit):
@@ -288,10 +282,11 @@ def _checked_chunks(table, validator, language: str, *, copy_text: bool = False)
                 if record is not None:
                     batch.append(record)
                 if len(batch) >= CHUNK_ROWS:
-                    if not emit((batch, copy_rows(batch) if copy_text else None)):
+                    validator.seal(row_no)
+                    if not emit(batch):
                         return
                     batch = []
-            emit((batch, copy_rows(batch) if copy_text and batch else None))
+            emit(batch)
 
     return in_background(produce, name="import-reader")
 

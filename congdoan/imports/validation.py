@@ -120,7 +120,10 @@ class RowValidator:
         self.rng = rng or random.Random()
         self.seen_cids: dict[str, int] = {}
         self.seen_codes: dict[str, int] = {}
-        self.generated: set[str] = set()
+        #: codes drawn for new members -> the row they were drawn for (None: redrawn by the database side)
+        self.generated: dict[str, int | None] = {}
+        #: the last row of the chunks already handed to the database side (see sealed())
+        self.sealed_row = 0
         self.next_code = self.code_start = code_start
         #: False while every new code is counted up above the table's highest one and no row gives a code
         #: in that range: then no drawn code can collide and the database need not be asked
@@ -181,7 +184,11 @@ class RowValidator:
                 self._names[value] = cached
         return cached
 
-    def new_code(self) -> str:
+    def seal(self, last_row: int):
+        """The rows up to ``last_row`` go to the database now: their generated codes can no longer be redrawn."""
+        self.sealed_row = last_row
+
+    def new_code(self, row_no: int | None = None) -> str:
         """A member code in the format of members.services.generate_member_code ('DV' and 10 digits).
 
         Counting up from ``code_start`` (above the highest such code in the table) when there is room:
@@ -189,9 +196,9 @@ class RowValidator:
         places in it, which matters at a million rows. Otherwise random. Never one already in the file.
         """
         with self._code_lock:  # the reading thread and the database side (redrawing codes) both draw
-            return self._draw_code()
+            return self._draw_code(row_no)
 
-    def _draw_code(self) -> str:
+    def _draw_code(self, row_no) -> str:
         while True:
             if self.next_code is not None and self.next_code < CODE_SPACE:
                 number = self.next_code
@@ -200,7 +207,7 @@ class RowValidator:
                 number = self.rng.randrange(CODE_SPACE)
             code = "DV%010d" % number
             if code not in self.generated and code not in self.seen_codes:
-                self.generated.add(code)
+                self.generated[code] = row_no
                 return code
 
     # -- the row -------------------------------------------------------------------------------
@@ -346,6 +353,11 @@ class RowValidator:
                 error(row_no, "code", "duplicate_code",
                       _("The member code %(code)s already appears in row %(row)s.") % {"code": code, "row": first}, code)
                 code = ""  # reported once: the database check must not report it again
+            elif (drawn_for := self.generated.get(code, 0)) is None or 0 < drawn_for <= self.sealed_row:
+                # the code this import gave a new member of an earlier chunk, already sent to the database (one of
+                # the current chunk is drawn again instead: Staging.fix_generated_codes)
+                error(row_no, "code", "duplicate_code", _("The member code %(code)s is already used.") % {"code": code}, code)
+                code = ""
             else:
                 self.seen_codes[code] = row_no
                 if self.code_start is not None and code[:2] == "DV" and code[2:].isdigit() and int(code[2:]) >= self.code_start:
@@ -380,7 +392,7 @@ class RowValidator:
             # the row is staged for the database checks only; with any error nothing is written
             return (row_no, citizen_id, code, "", full_name, name_normalized, dob, gender or "", ethnicity,
                     religion, education, qualification, phone, email, occupation, position, joined, unit_id)
-        return (row_no, citizen_id, code, "" if code or not self.generate_codes else self.new_code(), full_name,
+        return (row_no, citizen_id, code, "" if code or not self.generate_codes else self.new_code(row_no), full_name,
                 name_normalized, dob, gender, ethnicity, religion, education, qualification, phone, email,
                 occupation, position, joined, unit_id)
 
