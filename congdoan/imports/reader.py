@@ -8,6 +8,7 @@ with a stable code; nothing here touches the database.
 import codecs
 import csv
 import io
+import itertools
 import posixpath
 import re
 import zipfile
@@ -155,7 +156,7 @@ def _open_xlsx(path: Path) -> Table:
             raise ImportFileError(_("The first sheet of the workbook is empty."), code="file_empty") from exc
         raise
     total = max(0, (declared_last_row(path) or header_no + len(pending)) - header_no)
-    return Table("xlsx", [_header_text(h) for h in header], header_no, col_offset, _chain(pending, numbered), total)
+    return Table("xlsx", [_header_text(h) for h in header], header_no, col_offset, itertools.chain(pending, numbered), total)
 
 
 def _unreadable() -> ImportFileError:
@@ -164,11 +165,8 @@ def _unreadable() -> ImportFileError:
 
 def _numbered_xlsx_rows(rows) -> Iterator[tuple[int, list]]:
     """(spreadsheet row number, cells); a sheet damaged past its first rows is reported when reached."""
-    number = 0
     try:
-        for cells in rows:
-            number += 1
-            yield number, cells
+        yield from enumerate(rows, 1)
     except Exception as exc:  # XML or zip errors inside the sheet
         raise _unreadable() from exc
 

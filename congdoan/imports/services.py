@@ -9,6 +9,7 @@ writes only when no row has any error: any error, and nothing is written.
 import gc
 import hashlib
 import logging
+import operator
 import os
 import time
 import uuid
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 ALLOWED_EXTENSIONS = (".xlsx", ".xlsm", ".csv", ".txt")
 #: rows loaded into the staging table (and, when importing, written) per round
 CHUNK_ROWS = 50_000
+_UNIT_ID = operator.itemgetter(-1)  # of a staging record
 
 
 class ImportJobError(DomainError):
@@ -187,7 +189,7 @@ def _process(job: ImportJob, *, write: bool, progress: Progress) -> dict:
                     staging.fix_generated_codes(validator.new_code)
                 touched.update(staging.write(counts, reason=_("Unit changed by a member import")))
                 if counts["created"] or counts["updated"]:
-                    touched.update(record[-1] for record in batch)
+                    touched.update(map(_UNIT_ID, batch))
             staging.clear()
         for key in totals:
             totals[key] += counts[key]
@@ -276,7 +278,9 @@ def _checked_chunks(table, validator, language: str):
         with translation.override(language):
             batch = []
             for row_no, cells in table.rows:
-                if _is_blank(cells):
+                first = cells[0] if cells else None
+                # a row whose first cell holds text is not blank (most rows): no need to look at every cell
+                if not (type(first) is str and first and not first.isspace()) and _is_blank(cells):
                     continue
                 record = validator.check(row_no, cells)
                 if record is not None:

@@ -150,7 +150,9 @@ class Staging:
                 cur.execute(f"ALTER TABLE members_member DROP CONSTRAINT {name}")
             cur.execute(
                 "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
-                "WHERE indrelid = ANY(%s::regclass[]) AND NOT indisprimary ORDER BY 1", [list(self.BULK_TABLES)])
+                "WHERE indrelid = ANY(%s::regclass[]) AND NOT indisprimary "
+                "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = indexrelid) ORDER BY 1",
+                [list(self.BULK_TABLES)])
             self._dropped_indexes = cur.fetchall()
             for name, _definition in self._dropped_indexes:
                 cur.execute(f"DROP INDEX {name}")

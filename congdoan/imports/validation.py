@@ -33,9 +33,10 @@ RECORD_FIELDS = [
     "row_no", "citizen_id", "code", "new_code", "full_name", "name_normalized", "date_of_birth", "gender", "ethnicity",
     "religion", "education_level", "qualification", "phone", "email", "occupation", "union_position", "joined_on", "unit_id",
 ]
-TEXT_KEYS = ["ethnicity", "religion", "qualification", "occupation", "union_position"]
+TEXT_KEYS = ["ethnicity", "religion", "qualification", "occupation", "union_position"]  # the order check() reads them in
 MAX_LENGTH = {f.name: f.max_length for f in Member._meta.get_fields() if getattr(f, "max_length", None)}
 EXCEL_EPOCH = datetime.date(1899, 12, 30)
+_DATE = datetime.date
 _CACHE_LIMIT = 200_000
 CODE_SPACE = 10_000_000_000
 
@@ -144,9 +145,14 @@ class RowValidator:
         present = [i for _key, i in self._get if i is not None]
         self._width = max(present) + 1 if present else 0
         self._cells = operator.itemgetter(*(-1 if i is None else i for _key, i in self._get))
+        #: every column is in the file: the row is read as it is, without the None appended for missing ones
+        self._all_present = all(i is not None for _key, i in self._get)
+        #: (gender, birth year) -> digits 4 to 6 a CCCD must have (the gender-century digit, the year's last two)
+        self._cid_middles: dict = {}
+        self._of_age: dict = {}  # date of birth -> first day he may join
         self._texts: dict[str, dict] = {key: {} for key in TEXT_KEYS}  # raw text cell -> stripped, when not too long
+        self._text_caches = tuple(self._texts[key] for key in TEXT_KEYS)
         self._units: dict = {}  # raw unit cell -> (unit code, unit or None)
-        self._two_digit_years: dict[int, str] = {}
 
     # -- helpers -------------------------------------------------------------------------------
     def row_error(self, row_no, key, code, message, value=None):
@@ -223,7 +229,7 @@ class RowValidator:
         if width < self._width:
             cells = [*cells, *([None] * (self._width - width))]
         (v_name, v_dob, v_gender, v_cid, v_ethnicity, v_religion, v_education, v_qualification, v_phone, v_email,
-         v_occupation, v_position, v_joined, v_unit, v_code) = self._cells([*cells, None])
+         v_occupation, v_position, v_joined, v_unit, v_code) = self._cells(cells if self._all_present else [*cells, None])
         errors_before = self.log.count
         error = self.row_error
 
@@ -233,13 +239,16 @@ class RowValidator:
         if not name_value:
             error(row_no, "full_name", "required", _("The full name is required."))
         else:
-            full_name, name_normalized = self._name(name_value)
+            names = self._names.get(name_value)
+            full_name, name_normalized = names if names is not None else self._name(name_value)
             if len(full_name) > MAX_LENGTH["full_name"]:
                 self._too_long(row_no, "full_name", full_name)
 
         # dates
-        dob = v_dob if type(v_dob) is datetime.date else self._required_date(row_no, "date_of_birth", v_dob)
-        joined = v_joined if type(v_joined) is datetime.date else self._required_date(row_no, "joined_on", v_joined)
+        # a date cell, or a date as text already met (a large file's reader sends date cells as text)
+        dob = v_dob if type(v_dob) is _DATE else (self._dates.get(v_dob) or self._required_date(row_no, "date_of_birth", v_dob))
+        joined = v_joined if type(v_joined) is _DATE else (
+            self._dates.get(v_joined) or self._required_date(row_no, "joined_on", v_joined))
         today = self.today
         if dob is not None and dob > today:
             error(row_no, "date_of_birth", "future_date", _("The date of birth cannot be in the future."), dob.strftime("%d/%m/%Y"))
@@ -249,8 +258,7 @@ class RowValidator:
         if joined is not None and joined > today:
             error(row_no, "joined_on", "future_date", _("The date of joining cannot be in the future."), joined.strftime("%d/%m/%Y"))
         elif dob_ok and joined is not None:
-            at_joining = joined.year - dob.year - ((joined.month, joined.day) < (dob.month, dob.day))
-            if at_joining < MIN_AGE:
+            if joined < (self._of_age.get(dob) or self._of_age_on(dob)):
                 error(row_no, "joined_on", "too_young",
                       _("A member must be at least %(age)s years old when joining.") % {"age": MIN_AGE}, joined.strftime("%d/%m/%Y"))
 
@@ -273,9 +281,8 @@ class RowValidator:
         if not cid_value:
             error(row_no, "citizen_id", "required", _("The citizen ID (CCCD) is required."))
         elif len(cid_value) == 12 and cid_value.isascii() and cid_value.isdigit() and cid_value[:3] in PROVINCE_CODES and (
-                gender is None or not dob_ok or (
-                    ord(cid_value[3]) - 48 == gender_century_digit(gender, dob.year)
-                    and cid_value[4:6] == self._two_digits(dob.year))):
+                gender is None or not dob_ok or cid_value[3:6] == (
+                    self._cid_middles.get((gender, dob.year)) or self._cid_middle(gender, dob.year))):
             citizen_id = cid_value  # what check_citizen_id returns for a valid CCCD, without its call
         else:
             try:
@@ -297,20 +304,21 @@ class RowValidator:
                 self.seen_cids[citizen_id] = row_no
 
         # free text (the same few values on most rows)
-        texts = self._texts
-        ethnicity = texts["ethnicity"].get(v_ethnicity) if type(v_ethnicity) is str else None
+        # (the caches hold text cells only: a cell of another type is never found there)
+        t_ethnicity, t_religion, t_qualification, t_occupation, t_position = self._text_caches
+        ethnicity = t_ethnicity.get(v_ethnicity)
         if ethnicity is None:
             ethnicity = self._free_text(row_no, "ethnicity", v_ethnicity)
-        religion = texts["religion"].get(v_religion) if type(v_religion) is str else None
+        religion = t_religion.get(v_religion)
         if religion is None:
             religion = self._free_text(row_no, "religion", v_religion)
-        qualification = texts["qualification"].get(v_qualification) if type(v_qualification) is str else None
+        qualification = t_qualification.get(v_qualification)
         if qualification is None:
             qualification = self._free_text(row_no, "qualification", v_qualification)
-        occupation = texts["occupation"].get(v_occupation) if type(v_occupation) is str else None
+        occupation = t_occupation.get(v_occupation)
         if occupation is None:
             occupation = self._free_text(row_no, "occupation", v_occupation)
-        position = texts["union_position"].get(v_position) if type(v_position) is str else None
+        position = t_position.get(v_position)
         if position is None:
             position = self._free_text(row_no, "union_position", v_position)
 
@@ -392,7 +400,17 @@ class RowValidator:
             # the row is staged for the database checks only; with any error nothing is written
             return (row_no, citizen_id, code, "", full_name, name_normalized, dob, gender or "", ethnicity,
                     religion, education, qualification, phone, email, occupation, position, joined, unit_id)
-        return (row_no, citizen_id, code, "" if code or not self.generate_codes else self.new_code(row_no), full_name,
+        if code or not self.generate_codes:
+            new_code = ""
+        elif not self.codes_may_collide and (number := self.next_code) is not None and number < CODE_SPACE:
+            # counted up with no code in the file in that range (the common case): the code is free, and the
+            # database side draws none meanwhile (it redraws only when codes may collide)
+            new_code = "DV%010d" % number
+            self.next_code = number + 1
+            self.generated[new_code] = row_no
+        else:
+            new_code = self.new_code(row_no)
+        return (row_no, citizen_id, code, new_code, full_name,
                 name_normalized, dob, gender, ethnicity, religion, education, qualification, phone, email,
                 occupation, position, joined, unit_id)
 
@@ -407,11 +425,23 @@ class RowValidator:
                 cache[value] = cleaned
         return cleaned
 
-    def _two_digits(self, year: int) -> str:
-        digits = self._two_digit_years.get(year)
-        if digits is None:
-            digits = self._two_digit_years[year] = f"{year % 100:02d}"
-        return digits
+    def _of_age_on(self, dob: datetime.date) -> datetime.date:
+        """The first day a member born on ``dob`` may join: his MIN_AGE-th birthday (1 March for 29 February
+        in a common year), as members.services counts age: year difference, less one before the birthday."""
+        year = dob.year + MIN_AGE
+        try:
+            day = dob.replace(year=year)
+        except ValueError:  # 29 February
+            day = datetime.date(year, 3, 1)
+        except OverflowError:
+            day = datetime.date.max
+        if len(self._of_age) < _CACHE_LIMIT:
+            self._of_age[dob] = day
+        return day
+
+    def _cid_middle(self, gender: str, year: int) -> str:
+        middle = self._cid_middles[(gender, year)] = f"{gender_century_digit(gender, year)}{year % 100:02d}"
+        return middle
 
     def _required_date(self, row_no, key, value):
         try:

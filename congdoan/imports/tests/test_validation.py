@@ -168,3 +168,29 @@ def test_same_verdict_as_validate_member(personas, changes, monkeypatch):
     else:
         assert log.count == 0 and record is not None
     assert member_services.MIN_AGE == 15
+
+
+def test_age_at_joining_is_counted_as_the_member_services_count_it(personas):
+    """The check compares the joining date with the day the member turns MIN_AGE (cached per birth date): the
+    same verdict as members.services' year difference, less one before the birthday, 29 February included."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from congdoan.members.services import MIN_AGE
+
+    v, _log = validator(personas.province_a)
+    days = st.dates(min_value=datetime.date(1904, 1, 1), max_value=datetime.date(2026, 5, 31))
+
+    @settings(max_examples=400, deadline=None)
+    @given(dob=days, joined=days)
+    def same(dob, joined):
+        by_services = joined.year - dob.year - ((joined.month, joined.day) < (dob.month, dob.day)) < MIN_AGE
+        assert (joined < v._of_age_on(dob)) == by_services
+
+    same()
+    for dob, joined, young in [("29/02/2004", "28/02/2019", True), ("29/02/2004", "01/03/2019", False),
+                               ("29/02/2004", "29/02/2020", False), ("15/06/2000", "14/06/2015", True),
+                               ("15/06/2000", "15/06/2015", False)]:
+        v, log = validator(personas.province_a)
+        check(v, member_row(dob=dob, joined=joined, cid=f"0253{dob[-2:]}000001", gender="Nữ"))
+        assert codes(log) == (["too_young"] if young else []), (dob, joined, log.items)
