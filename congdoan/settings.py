@@ -168,9 +168,10 @@ MEDIA_ROOT = VAR_DIR / "media"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(200 * 1024 * 1024)))
-# Initial-load mode of the member import (PostgreSQL, docs/import.md): an import that at least doubles
-# the member table drops the secondary indexes of the member tables and builds them after the load.
-IMPORT_INITIAL_LOAD = env_bool("IMPORT_INITIAL_LOAD", False)
+# Initial-load mode of the member import (PostgreSQL, docs/import.md): an import of at least
+# IMPORT_INITIAL_LOAD_MIN_ROWS new members that at least doubles the member table (a first load) takes the
+# member tables for itself, drops their secondary indexes and unique constraints and builds them after the load.
+IMPORT_INITIAL_LOAD = env_bool("IMPORT_INITIAL_LOAD", True)
 IMPORT_INITIAL_LOAD_MIN_ROWS = int(os.environ.get("IMPORT_INITIAL_LOAD_MIN_ROWS", "100000"))
 IMPORT_INITIAL_LOAD_LOCK_MS = int(os.environ.get("IMPORT_INITIAL_LOAD_LOCK_MS", "5000"))
 # bank statements of at least this many lines are read in a child process and, on PostgreSQL, matched in a

@@ -254,9 +254,9 @@ def _process(job: ImportJob, *, write: bool, progress: Progress) -> dict:
 def _initial_load(job: ImportJob) -> bool:
     """Whether this import is an initial load (settings.IMPORT_INITIAL_LOAD, PostgreSQL only): the
     check found at least IMPORT_INITIAL_LOAD_MIN_ROWS new members, and at least as many as the
-    member table holds. The import then takes the member tables for itself and builds their
-    secondary indexes after the load (Staging.bulk_begin)."""
-    if not getattr(settings, "IMPORT_INITIAL_LOAD", False) or connection.vendor != "postgresql":
+    member table holds (a first load). The import then takes the member tables for itself and builds
+    their secondary indexes and unique constraints after the load (Staging.bulk_begin). On by default."""
+    if not getattr(settings, "IMPORT_INITIAL_LOAD", True) or connection.vendor != "postgresql":
         return False
     new = job.created_count or 0
     if new < getattr(settings, "IMPORT_INITIAL_LOAD_MIN_ROWS", 100_000):
