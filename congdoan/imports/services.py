@@ -276,7 +276,9 @@ def _checked_chunks(table, validator, language: str):
 
     def produce(emit):
         with translation.override(language):
-            batch = []
+            batch, size = [], CHUNK_ROWS
+            # the last rows go in smaller chunks: the database writes the last chunk after the reading has ended
+            last_chunks_from = table.total - CHUNK_ROWS if table.total > 2 * CHUNK_ROWS else None
             for row_no, cells in table.rows:
                 first = cells[0] if cells else None
                 # a row whose first cell holds text is not blank (most rows): no need to look at every cell
@@ -285,11 +287,13 @@ def _checked_chunks(table, validator, language: str):
                 record = validator.check(row_no, cells)
                 if record is not None:
                     batch.append(record)
-                if len(batch) >= CHUNK_ROWS:
+                if len(batch) >= size:
                     validator.seal(row_no)
                     if not emit(batch):
                         return
                     batch = []
+                    if last_chunks_from is not None and validator.rows >= last_chunks_from:
+                        size = CHUNK_ROWS // 10
             emit(batch)
 
     return in_background(produce, name="import-reader")
