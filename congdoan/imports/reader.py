@@ -128,8 +128,9 @@ def _open_xlsx(path: Path) -> Table:
     Rows come from the sheet's row 1 and column A whatever its first used cell (empty rows
     included), so a row's number and a cell's letter are the spreadsheet's own. A workbook the
     streaming reader does not take (not xlsx/xlsm inside) is loaded whole, as before."""
-    from python_calamine_plus import CalamineWorkbook, PasswordError, StreamingNotSupported
+    from python_calamine_plus import CalamineError, CalamineWorkbook, PasswordError, StreamingNotSupported
 
+    height = None  # rows known up front (a workbook loaded whole)
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         if not workbook.sheet_names:
@@ -141,6 +142,7 @@ def _open_xlsx(path: Path) -> Table:
             sheet = workbook.get_sheet_by_index(0)
             # iter_rows starts at the sheet's first row (empty ones included) and at its first used column
             rows, col_offset = sheet.iter_rows(), (sheet.start or (0, 0))[1]
+            height = (sheet.start or (0, 0))[0] + sheet.height
     except ImportFileError:
         raise
     except PasswordError as exc:
@@ -148,14 +150,14 @@ def _open_xlsx(path: Path) -> Table:
                               code="file_encrypted") from exc
     except Exception as exc:  # calamine raises several kinds (zip, XML, format): all mean "cannot read"
         raise _unreadable() from exc
-    numbered = _numbered_xlsx_rows(rows)
+    numbered = _numbered_xlsx_rows(rows, CalamineError)
     try:
         header_no, header, pending = _find_header(numbered)
     except ImportFileError as exc:
         if exc.code == "file_empty":
             raise ImportFileError(_("The first sheet of the workbook is empty."), code="file_empty") from exc
         raise
-    total = max(0, (declared_last_row(path) or header_no + len(pending)) - header_no)
+    total = max(0, (height or declared_last_row(path) or header_no + len(pending)) - header_no)
     return Table("xlsx", [_header_text(h) for h in header], header_no, col_offset, itertools.chain(pending, numbered), total)
 
 
@@ -163,11 +165,11 @@ def _unreadable() -> ImportFileError:
     return ImportFileError(_("The file is damaged or is not an Excel workbook."), code="file_unreadable")
 
 
-def _numbered_xlsx_rows(rows) -> Iterator[tuple[int, list]]:
+def _numbered_xlsx_rows(rows, calamine_error) -> Iterator[tuple[int, list]]:
     """(spreadsheet row number, cells); a sheet damaged past its first rows is reported when reached."""
     try:
         yield from enumerate(rows, 1)
-    except Exception as exc:  # XML or zip errors inside the sheet
+    except (calamine_error, ValueError, OverflowError) as exc:  # XML or zip errors inside the sheet, a cell beyond a type
         raise _unreadable() from exc
 
 

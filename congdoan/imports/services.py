@@ -168,7 +168,7 @@ def _process(job: ImportJob, *, write: bool, progress: Progress) -> dict:
 
     validator = RowValidator(columns=columns, headers=table.headers, col_offset=table.col_offset,
                              units=UnitIndex(scope_unit), log=errors,
-                             code_start=sequential_code_start(table.total) if write else None, generate_codes=write)
+                             code_start=sequential_code_start(max(table.total, job.rows_total or 0)) if write else None, generate_codes=write)
     staging = Staging(connection, scope_path=scope_unit.path, scope_end=tree.successor(scope_unit.path),
                       actor_id=importer.pk, today=validator.today, now=timezone.now())
     totals = {"created": 0, "updated": 0, "unchanged": 0, "moved": 0}

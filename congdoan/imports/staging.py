@@ -170,10 +170,10 @@ class Staging:
                 with transaction.atomic(using=self.connection.alias):
                     for name, definition in self._dropped_constraints:
                         cur.execute(f"ALTER TABLE members_member ADD CONSTRAINT {name} {definition}")
+                    for _name, definition in self._dropped_indexes:  # a unique index that is not a constraint, too
+                        cur.execute(definition)
             except IntegrityError as exc:
                 raise ImportConflict(f"initial load: {exc}") from exc
-            for _name, definition in self._dropped_indexes:
-                cur.execute(definition)
             cur.execute("SET LOCAL maintenance_work_mem TO DEFAULT")
             for table in self.BULK_TABLES:
                 cur.execute(f"ANALYZE {table}")

@@ -211,6 +211,8 @@ class RowValidator:
                 self.next_code += 1
             else:
                 number = self.rng.randrange(CODE_SPACE)
+                # a random code may be a member's: from now on the database side looks (Staging.fix_generated_codes)
+                self.codes_may_collide = True
             code = "DV%010d" % number
             if code not in self.generated and code not in self.seen_codes:
                 self.generated[code] = row_no
@@ -356,20 +358,8 @@ class RowValidator:
         if code:
             if len(code) > MAX_LENGTH["code"]:
                 self._too_long(row_no, "code", code)
-            first = self.seen_codes.get(code)
-            if first is not None:
-                error(row_no, "code", "duplicate_code",
-                      _("The member code %(code)s already appears in row %(row)s.") % {"code": code, "row": first}, code)
-                code = ""  # reported once: the database check must not report it again
-            elif (drawn_for := self.generated.get(code, 0)) is None or 0 < drawn_for <= self.sealed_row:
-                # the code this import gave a new member of an earlier chunk, already sent to the database (one of
-                # the current chunk is drawn again instead: Staging.fix_generated_codes)
-                error(row_no, "code", "duplicate_code", _("The member code %(code)s is already used.") % {"code": code}, code)
-                code = ""
-            else:
-                self.seen_codes[code] = row_no
-                if self.code_start is not None and code[:2] == "DV" and code[2:].isdigit() and int(code[2:]) >= self.code_start:
-                    self.codes_may_collide = True  # an explicit code in the range being counted up
+            with self._code_lock:  # the database side may be drawing a code meanwhile (Staging.fix_generated_codes)
+                code = self._explicit_code(row_no, code)
 
         # unit: in the scope unit's subtree, active, at a level that holds members
         found = self._units.get(v_unit) if type(v_unit) is str else None
@@ -413,6 +403,25 @@ class RowValidator:
         return (row_no, citizen_id, code, new_code, full_name,
                 name_normalized, dob, gender, ethnicity, religion, education, qualification, phone, email,
                 occupation, position, joined, unit_id)
+
+    def _explicit_code(self, row_no: int, code: str) -> str:
+        """A member code written in the file: remembered, or refused (then "") when the file or this import used it."""
+        first = self.seen_codes.get(code)
+        if first is not None:
+            self.row_error(row_no, "code", "duplicate_code", _("The member code %(code)s already appears in row %(row)s.")
+                           % {"code": code, "row": first}, code)
+            return ""  # reported once: the database check must not report it again
+        drawn_for = self.generated.get(code, 0)
+        if drawn_for is None or 0 < drawn_for <= self.sealed_row:
+            # the code this import gave a new member of an earlier chunk, already sent to the database (one of
+            # the current chunk is drawn again instead: Staging.fix_generated_codes)
+            self.row_error(row_no, "code", "duplicate_code", _("The member code %(code)s is already used.") % {"code": code},
+                           code)
+            return ""
+        self.seen_codes[code] = row_no
+        if self.code_start is not None and code[:2] == "DV" and code[2:].isdigit() and int(code[2:]) >= self.code_start:
+            self.codes_may_collide = True  # an explicit code in the range being counted up
+        return code
 
     def _free_text(self, row_no, key, value) -> str:
         """A free-text cell: stripped, at most the field's length (else an error); remembered when valid."""

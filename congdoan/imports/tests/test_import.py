@@ -234,7 +234,7 @@ def test_errors_point_at_the_spreadsheets_own_cells_in_a_sheet_starting_at_colum
     assert [(e["row"], e["cell"], e["code"]) for e in job.errors] == [(5, "C5", "invalid_date")]
 
 
-def test_a_workbook_damaged_in_the_middle_writes_nothing(personas, run):
+def test_a_workbook_damaged_in_the_middle_writes_nothing(personas, run, monkeypatch):
     rows = [member_row(cid=f"0251910{i:05d}") for i in range(300)]
 
     def damage(xml):
@@ -242,9 +242,18 @@ def test_a_workbook_damaged_in_the_middle_writes_nothing(personas, run):
         return xml[:at] + b'<row r="200"><c r="A200" <<' + xml[at + 40:]
 
     before = Member.objects.count()
-    job = run(personas.province_a_chair, personas.province_a, rewrite_sheet(xlsx_bytes(rows), damage))
+    data = rewrite_sheet(xlsx_bytes(rows), damage)
+    job = run(personas.province_a_chair, personas.province_a, data)
     assert job.status == ImportStatus.INVALID and [e["code"] for e in job.errors] == ["file_unreadable"]
-    assert Member.objects.count() == before
+    # the import itself meets the damage after writing its first chunks: they are rolled back
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
+    monkeypatch.setattr(services, "CHUNK_ROWS", 50)
+    written = []
+    write = services.Staging.write
+    monkeypatch.setattr(services.Staging, "write", lambda self, *a, **k: written.append(1) or write(self, *a, **k))
+    job = services.import_job_run(job_pk=job.pk)
+    assert job.status == ImportStatus.INVALID and [e["code"] for e in job.errors] == ["file_unreadable"]
+    assert len(written) >= 3 and Member.objects.count() == before
 
 
 def test_size_limit_is_configurable(personas, run, settings):
@@ -311,8 +320,13 @@ def test_a_counted_up_code_given_explicitly_in_a_later_chunk_is_an_error(persona
     checked = run(personas.province_a_chair, personas.province_a, xlsx_bytes(rows), confirm=False)
     assert checked.status == ImportStatus.READY, checked.errors
     monkeypatch.setattr(services, "CHUNK_ROWS", 1)
+    from congdoan.imports import staging
+    began = []
+    bulk_begin = staging.Staging.bulk_begin
+    monkeypatch.setattr(staging.Staging, "bulk_begin", lambda self, *a: began.append(bulk_begin(self, *a)) or began[-1])
     before = Member.objects.count()
     job = services.import_job_run(job_pk=services.import_job_confirm(actor=personas.province_a_chair, job=checked).pk)
+    assert began == ([True] if mode == "initial_load" else [])
     assert job.status == ImportStatus.INVALID
     assert [(e["row"], e["cell"], e["code"]) for e in job.errors] == [(3, "O3", "duplicate_code")]
     assert Member.objects.count() == before
@@ -461,6 +475,46 @@ def test_an_initial_load_that_fails_keeps_the_indexes(personas, run, initial_loa
     job = services.import_job_run(job_pk=services.import_job_confirm(actor=actor, job=checked).pk)
     assert job.status == ImportStatus.INVALID and [e["code"] for e in job.errors] == ["conflict"]
     assert Member.objects.count() == before and _member_indexes() == indexes
+
+
+def test_an_initial_load_whose_unique_constraints_fail_to_build_writes_nothing(personas, run, initial_load, monkeypatch):
+    """Two members with one code when the constraints are built again (which the checks rule out): a conflict,
+    nothing written, the indexes and constraints as they were."""
+    from congdoan.imports import staging
+
+    indexes = _member_indexes()
+    rows = [member_row(name=f"Thành Viên {i}", cid=f"0251910{i:05d}") for i in range(40)]
+    checked = run(personas.province_a_chair, personas.province_a, xlsx_bytes(rows), confirm=False)
+    bulk_end = staging.Staging.bulk_end
+
+    def twice_then_build(self):
+        with connection.cursor() as cur:
+            cur.execute("UPDATE members_member SET code = %s WHERE citizen_id = %s", [personas.member_b.code, "025191000003"])
+        bulk_end(self)
+
+    monkeypatch.setattr(staging.Staging, "bulk_end", twice_then_build)
+    before = Member.objects.count()
+    job = services.import_job_run(job_pk=services.import_job_confirm(actor=personas.province_a_chair, job=checked).pk)
+    assert job.status == ImportStatus.INVALID and [e["code"] for e in job.errors] == ["conflict"]
+    assert Member.objects.count() == before and _member_indexes() == indexes
+
+
+def test_random_codes_drawn_past_the_end_of_the_counted_range_are_checked(personas, run, monkeypatch):
+    """No room to count codes up (a file that does not declare its size, the highest code near the end): the
+    codes are drawn at random, and one that a member holds is drawn again."""
+    import random
+
+    Member.objects.filter(pk=personas.member_b.pk).update(code="DV9999999996")  # room for three codes above
+    Member.objects.filter(pk=personas.member_a.pk).update(code="DV0000000007")
+    draws = iter([7])
+    original = random.Random.randrange
+    monkeypatch.setattr(random.Random, "randrange", lambda self, *a: next(draws, None) or original(self, *a))
+    rows = [member_row(name=f"Người {i}", cid=f"0251910{i:05d}") for i in range(5)]
+    data = rewrite_sheet(xlsx_bytes(rows), lambda xml: __import__("re").sub(rb"<dimension [^>]*/>", b"", xml))
+    job = run(personas.province_a_chair, personas.province_a, data)
+    assert job.status == ImportStatus.DONE, job.errors
+    codes = list(Member.objects.filter(citizen_id__startswith="0251910").values_list("code", flat=True))
+    assert len(set(codes)) == 5 and "DV0000000007" not in codes
 
 
 def test_an_initial_load_does_not_wait_for_busy_member_tables(personas, run, initial_load, monkeypatch):
