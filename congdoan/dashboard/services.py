@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from congdoan.core.db import local_settings
 from congdoan.dashboard.models import CELLS, UnitStat
 from congdoan.members.choices import EventKind
 from congdoan.members.models import Member, MembershipEvent
@@ -61,20 +62,13 @@ def _insert_counts(members, today: datetime.date, *, everyone: bool = False) -> 
     sql, params = _counts(members, today, everyone=everyone).query.sql_with_params()
     table = connection.ops.quote_name(UnitStat._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in [*COLUMNS, "as_of"])
-    pg = connection.vendor == "postgresql"
-    with connection.cursor() as cursor:
-        if pg:
-            # the planner costs the many filtered counts high enough to compile them (JIT): 0.29 s of a national
-            # recount's 0.62 s at a million members goes to compiling. Off for this statement, then as it was.
-            cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
-            previous = cursor.fetchone()[0]
+    # PostgreSQL costs the many filtered counts high enough to compile them (JIT): 0.29 s of a national recount's
+    # 0.62 s at a million members went to compiling. Off for this statement, then as it was.
+    with local_settings(connection, {"jit": "off"}), connection.cursor() as cursor:
         # the as_of placeholder comes first in the text, so its value comes first too
         cursor.execute(f"INSERT INTO {table} ({columns}) SELECT counts.*, %s FROM ({sql}) counts",
                        [connection.ops.adapt_datefield_value(today), *params])
-        written = cursor.rowcount
-        if pg:
-            cursor.execute("SELECT set_config('jit', %s, true)", [previous])
-        return written
+        return cursor.rowcount
 
 
 def _lock(unit_ids: list[int] | None):

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from congdoan.core.db import local_settings
 from congdoan.imports.validation import RECORD_FIELDS
 
 STAGE = "import_stage"
@@ -92,18 +93,8 @@ class Staging:
         million-member load). The settings go back to what they were afterwards (the dashboard's
         recount at the end of an import needs the usual plans).
         """
-        if not self.pg:
+        with local_settings(self.connection, {**dict.fromkeys(_LOOKUP_SETTINGS, "off"), "work_mem": WORK_MEM}):
             yield
-            return
-        names = [*_LOOKUP_SETTINGS, "work_mem"]
-        with self.connection.cursor() as cur:
-            cur.execute("SELECT " + ", ".join(f"current_setting('{name}')" for name in names))
-            before = cur.fetchone()
-            cur.execute("; ".join(f"SET LOCAL {name} = off" for name in _LOOKUP_SETTINGS) + f"; SET LOCAL work_mem = '{WORK_MEM}'")
-        yield  # an exception leaves the settings as they are: the transaction is rolled back anyway
-        with self.connection.cursor() as cur:
-            cur.execute("SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(names)),
-                        [v for pair in zip(names, before) for v in pair])
 
     # -- initial load (PostgreSQL, opt-in) ------------------------------------------------------
     #: the tables whose secondary indexes an initial load drops and builds again afterwards
