@@ -134,7 +134,7 @@ def _open_xlsx(path: Path) -> Table:
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         if not workbook.sheet_names:
-            raise ImportFileError(_("The first sheet of the workbook is empty."), code="file_empty")
+            raise _sheet_empty()
         # the members are on the first sheet (the template keeps its instructions on the second)
         try:
             rows, col_offset = workbook.stream_sheet_by_index(0), 0
@@ -155,10 +155,14 @@ def _open_xlsx(path: Path) -> Table:
         header_no, header, pending = _find_header(numbered)
     except ImportFileError as exc:
         if exc.code == "file_empty":
-            raise ImportFileError(_("The first sheet of the workbook is empty."), code="file_empty") from exc
+            raise _sheet_empty() from exc
         raise
     total = max(0, (height or declared_last_row(path) or header_no + len(pending)) - header_no)
     return Table("xlsx", [_header_text(h) for h in header], header_no, col_offset, itertools.chain(pending, numbered), total)
+
+
+def _sheet_empty() -> ImportFileError:
+    return ImportFileError(_("The first sheet of the workbook is empty."), code="file_empty")
 
 
 def _unreadable() -> ImportFileError:
