@@ -123,7 +123,7 @@ class RowValidator:
         self.seen_codes: dict[str, int] = {}
         #: codes drawn for new members -> the row they were drawn for (None: redrawn by the database side)
         self.generated: dict[str, int | None] = {}
-        #: the last row of the chunks already handed to the database side (see sealed())
+        #: the last row of the chunks already handed to the database side (see seal())
         self.sealed_row = 0
         self.next_code = self.code_start = code_start
         #: False while every new code is counted up above the table's highest one and no row gives a code
@@ -247,7 +247,7 @@ class RowValidator:
                 self._too_long(row_no, "full_name", full_name)
 
         # dates
-        # a date cell, or a date as text already met (a large file's reader sends date cells as text)
+        # a date cell, or a date written as text and already met (CSV files, text cells): from the cache
         dob = v_dob if type(v_dob) is _DATE else (self._dates.get(v_dob) or self._required_date(row_no, "date_of_birth", v_dob))
         joined = v_joined if type(v_joined) is _DATE else (
             self._dates.get(v_joined) or self._required_date(row_no, "joined_on", v_joined))
